@@ -1,0 +1,212 @@
+package settings
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults applied to fields that settings.json leaves out.
+const (
+	DefaultTokenTTL     = time.Hour
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultMaxPageSize  = 10000
+	DefaultRole         = "external"
+)
+
+// CollectionName is the pattern every collection name must match.
+var CollectionName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+
+// Parse reads settings.json strictly: unknown fields and invalid values are errors that name them.
+func Parse(data []byte) (Settings, error) {
+	var s Settings
+	if len(bytes.TrimSpace(data)) == 0 {
+		return s, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("settings.json: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Settings{}, errors.New("settings.json: trailing data after the JSON object")
+	}
+	if err := s.Validate(); err != nil {
+		return Settings{}, fmt.Errorf("settings.json: %w", err)
+	}
+	return s, nil
+}
+
+// Validate checks every field and reports all problems at once, each naming its field.
+func (s *Settings) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if s.Auth.TokenTTL != "" {
+		if d, err := time.ParseDuration(s.Auth.TokenTTL); err != nil || d <= 0 {
+			bad("auth.tokenTTL", "%q is not a positive Go duration such as \"1h\"", s.Auth.TokenTTL)
+		}
+	}
+	for i, r := range s.Auth.DefaultRoles {
+		if strings.TrimSpace(r) == "" {
+			bad(fmt.Sprintf("auth.defaultRoles[%d]", i), "must not be empty")
+		}
+	}
+	if a := s.Auth.Auth0; a != nil && a.Issuer != "" {
+		if u, err := url.Parse(a.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("auth.auth0.issuer", "%q is not an absolute URL", a.Issuer)
+		}
+	}
+	if s.Auth.Enabled {
+		a := s.Auth.Auth0
+		switch {
+		case a == nil:
+			bad("auth.auth0", "required when auth.enabled is true")
+		default:
+			if a.Domain == "" && a.Issuer == "" {
+				bad("auth.auth0.domain", "domain or issuer is required when auth.enabled is true")
+			}
+			if a.ClientID == "" {
+				bad("auth.auth0.clientID", "required when auth.enabled is true")
+			}
+		}
+	}
+	names := map[string]bool{}
+	for i, k := range s.APIKeys.Web {
+		field := fmt.Sprintf("apiKeys.web[%d]", i)
+		if k.Name == "" {
+			bad(field+".name", "must not be empty")
+		} else if names[k.Name] {
+			bad(field+".name", "%q is used twice", k.Name)
+		}
+		names[k.Name] = true
+		if strings.TrimSpace(k.Key) == "" {
+			bad(field+".key", "must not be empty")
+		}
+		for j, p := range k.Paths {
+			if !strings.HasPrefix(p, "/") {
+				bad(fmt.Sprintf("%s.paths[%d]", field, j), "%q must start with /", p)
+			}
+		}
+		for j, m := range k.Methods {
+			if !validMethod(m) {
+				bad(fmt.Sprintf("%s.methods[%d]", field, j), "%q is not one of GET, POST, PUT, PATCH, DELETE", m)
+			}
+		}
+		for j, o := range k.Origins {
+			if !validOrigin(o) {
+				bad(fmt.Sprintf("%s.origins[%d]", field, j), "%q is not an origin such as https://app.example.com", o)
+			}
+		}
+	}
+	for i, o := range s.CORS.AllowedOrigins {
+		if !validOrigin(o) {
+			bad(fmt.Sprintf("cors.allowedOrigins[%d]", i), "%q is not an origin such as https://app.example.com", o)
+		}
+	}
+	colls := map[string]bool{}
+	for i, c := range s.Collections {
+		field := fmt.Sprintf("collections[%d]", i)
+		if !CollectionName.MatchString(c.Name) {
+			bad(field+".name", "%q must match %s", c.Name, CollectionName)
+		} else if colls[c.Name] {
+			bad(field+".name", "%q is declared twice", c.Name)
+		}
+		colls[c.Name] = true
+		seen := map[string]bool{}
+		for j, ix := range c.Indexes {
+			if ix == "" || strings.HasPrefix(ix, "$") || strings.Contains(ix, "..") || strings.HasPrefix(ix, ".") || strings.HasSuffix(ix, ".") {
+				bad(fmt.Sprintf("%s.indexes[%d]", field, j), "%q is not a field path", ix)
+			} else if seen[ix] {
+				bad(fmt.Sprintf("%s.indexes[%d]", field, j), "%q is listed twice", ix)
+			}
+			seen[ix] = true
+		}
+		for role := range c.Access {
+			if strings.TrimSpace(role) == "" {
+				bad(field+".access", "a role name must not be empty")
+			}
+		}
+	}
+	if s.Limits.MaxBodyBytes < 0 {
+		bad("limits.maxBodyBytes", "must not be negative")
+	}
+	if s.Limits.MaxPageSize < 0 {
+		bad("limits.maxPageSize", "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+func validMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func validOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && (u.Path == "" || u.Path == "/") && u.RawQuery == ""
+}
+
+// WithDefaults returns a copy with every omitted field set to its default.
+func (s Settings) WithDefaults() Settings {
+	if s.Auth.TokenTTL == "" {
+		s.Auth.TokenTTL = DefaultTokenTTL.String()
+	}
+	if len(s.Auth.DefaultRoles) == 0 {
+		s.Auth.DefaultRoles = []string{DefaultRole}
+	}
+	if s.Limits.MaxBodyBytes == 0 {
+		s.Limits.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.Limits.MaxPageSize == 0 {
+		s.Limits.MaxPageSize = DefaultMaxPageSize
+	}
+	return s
+}
+
+// TokenTTLDuration is auth.tokenTTL as a duration (DefaultTokenTTL when unset or invalid).
+func (s *Settings) TokenTTLDuration() time.Duration {
+	d, err := time.ParseDuration(s.Auth.TokenTTL)
+	if err != nil || d <= 0 {
+		return DefaultTokenTTL
+	}
+	return d
+}
+
+// Collection returns the declared collection of that name, or nil.
+func (s *Settings) Collection(name string) *Collection {
+	for i := range s.Collections {
+		if s.Collections[i].Name == name {
+			return &s.Collections[i]
+		}
+	}
+	return nil
+}
+
+// IssuerURL is the OIDC issuer: Issuer when set, else https://<domain>/.
+func (a *Auth0) IssuerURL() string {
+	if a == nil {
+		return ""
+	}
+	if a.Issuer != "" {
+		return a.Issuer
+	}
+	if a.Domain == "" {
+		return ""
+	}
+	return "https://" + strings.TrimSuffix(a.Domain, "/") + "/"
+}

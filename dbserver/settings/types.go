@@ -1,0 +1,83 @@
+package settings
+
+// The types in this file are the contract between the operator, which renders settings.json
+// into the <name>-settings Secret, and the dbserver, which reads it. Both import them, so the
+// two sides cannot drift. Every field is optional; Defaults fills the gaps.
+
+// Settings is the content of settings.json.
+type Settings struct {
+	Auth        Auth         `json:"auth,omitempty"`
+	APIKeys     APIKeys      `json:"apiKeys,omitempty"`
+	CORS        CORS         `json:"cors,omitempty"`
+	Collections []Collection `json:"collections,omitempty"`
+	Limits      Limits       `json:"limits,omitempty"`
+}
+
+// Auth configures access for external users (Auth0 or any OIDC issuer).
+type Auth struct {
+	// Enabled turns on /auth/* and Bearer tokens.
+	Enabled bool `json:"enabled,omitempty"`
+	// TokenTTL is the lifetime of the tokens the dbserver issues, as a Go duration ("1h").
+	TokenTTL string `json:"tokenTTL,omitempty"`
+	// DefaultRoles are given to a user on first login.
+	DefaultRoles []string `json:"defaultRoles,omitempty"`
+	// Auth0 names the identity provider.
+	Auth0 *Auth0 `json:"auth0,omitempty"`
+}
+
+// Auth0 names an Auth0 tenant (or another OIDC issuer) and this database's client there.
+type Auth0 struct {
+	// Domain is the Auth0 tenant's domain; the issuer is https://<domain>/.
+	Domain string `json:"domain,omitempty"`
+	// ClientID is the audience that ID tokens must carry.
+	ClientID string `json:"clientID,omitempty"`
+	// Issuer, when set, overrides the issuer derived from Domain (full URL).
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// APIKeys lists restricted keys; the full-access key lives in its own file (api-key).
+type APIKeys struct {
+	Web []WebKey `json:"web,omitempty"`
+}
+
+// WebKey is a restricted key for web pages (restdb.io's "CORS keys").
+type WebKey struct {
+	Name string `json:"name"`
+	// Key is the secret value; the operator resolves it from the Secret the Database names.
+	Key string `json:"key"`
+	// Paths are globs relative to /rest ("*" one segment, "**" any number, including none).
+	Paths []string `json:"paths,omitempty"`
+	// Methods the key may use; empty means GET only.
+	Methods []string `json:"methods,omitempty"`
+	// Origins the key may be used from; empty means anywhere.
+	Origins []string `json:"origins,omitempty"`
+}
+
+// CORS lists the origins allowed to call the API from a browser, besides web keys' origins.
+type CORS struct {
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+}
+
+// Collection declares a collection's indexes and who may access it.
+type Collection struct {
+	Name    string   `json:"name"`
+	Indexes []string `json:"indexes,omitempty"`
+	// Private limits external users to the documents they created.
+	Private bool `json:"private,omitempty"`
+	// Access maps a role name to its rights on this collection.
+	Access map[string]Rights `json:"access,omitempty"`
+}
+
+// Rights are what a role may do on a collection.
+type Rights struct {
+	Read  bool `json:"read,omitempty"`
+	Write bool `json:"write,omitempty"`
+}
+
+// Limits bound what one request may ask of the server.
+type Limits struct {
+	// MaxBodyBytes is the largest request body accepted (default 1 MiB).
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// MaxPageSize is the largest max a query may ask for (default 10000).
+	MaxPageSize int `json:"maxPageSize,omitempty"`
+}
