@@ -1,0 +1,456 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Doc is a JSON object as the store reads and writes it; numbers are float64.
+type Doc = map[string]any
+
+var (
+	// ErrNotFound reports an unknown id, or a document the caller may not see.
+	ErrNotFound = errors.New("document not found")
+	// ErrVersionMismatch reports a failed If-Match: the stored _version differs from the expected one.
+	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrClosed is returned by writes after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// AnyVersion as expectVersion makes Update and Delete unconditional.
+const AnyVersion int64 = -1
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// OpenTimeout bounds the wait for bbolt's exclusive file lock; default 2s. Another process
+	// holding the file (a second dbserver on the same volume) then fails Open quickly.
+	OpenTimeout time.Duration
+	// Now is the clock for _created, _changed and ObjectIDs; default time.Now.
+	Now func() time.Time
+	// Rand supplies ObjectID randomness; default crypto/rand.
+	Rand io.Reader
+	// Logger receives operational messages; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Top-level buckets. Collections and meta buckets are nested under different parents, so no
+// collection name can collide with a meta bucket.
+var (
+	bucketCollections = []byte("collections")
+	bucketMeta        = []byte("meta")
+)
+
+// maxNameLen bounds collection and meta bucket names (bbolt allows far longer keys).
+const maxNameLen = 255
+
+// Store holds the documents of one database in one bbolt file. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	now    func() time.Time
+	ids    *idGen
+	log    *slog.Logger
+	writer *committer
+}
+
+// Open opens (creating if needed) the bbolt file at path and takes its exclusive lock.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.OpenTimeout <= 0 {
+		opts.OpenTimeout = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.OpenTimeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: %s is locked by another process (gave up after %s; is another dbserver using this data dir?): %w",
+			path, opts.OpenTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	ids, err := newIDGen(opts.Now, opts.Rand)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
+			return err
+		}
+		colls, err := tx.CreateBucketIfNotExists(bucketCollections)
+		if err != nil {
+			return err
+		}
+		// New ids must sort after every stored one, even if this process's clock is behind
+		// the one that wrote them.
+		return colls.ForEachBucket(func(name []byte) error {
+			if k, _ := colls.Bucket(name).Cursor().Last(); len(k) == len(ObjectID{}) {
+				ids.floor(ObjectID(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: initializing %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: opts.Now, ids: ids, log: opts.Logger}
+	s.writer = newCommitter(db, opts.Logger)
+	return s, nil
+}
+
+// Close waits for queued writes to commit and closes the file. Writes after Close fail with ErrClosed.
+func (s *Store) Close() error {
+	s.writer.close()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: closing %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the bbolt file's path.
+func (s *Store) Path() string { return s.path }
+
+func validName(name string) bool { return name != "" && len(name) <= maxNameLen }
+
+func notFound(coll, id string) error { return fmt.Errorf("store: %s/%s: %w", coll, id, ErrNotFound) }
+
+// docKey returns the bbolt key of id, or false for a malformed id.
+func docKey(id string) ([]byte, bool) {
+	oid, err := ParseObjectID(id)
+	if err != nil {
+		return nil, false
+	}
+	return oid[:], true
+}
+
+func collBucket(tx *bolt.Tx, coll string) *bolt.Bucket {
+	if !validName(coll) {
+		return nil
+	}
+	return tx.Bucket(bucketCollections).Bucket([]byte(coll))
+}
+
+// Get returns one document. A malformed id is ErrNotFound too (check ValidID first to answer 400).
+func (s *Store) Get(coll, id string) (Doc, error) {
+	key, ok := docKey(id)
+	if !ok {
+		return nil, notFound(coll, id)
+	}
+	var d Doc
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := collBucket(tx, coll)
+		if b == nil {
+			return notFound(coll, id)
+		}
+		v := b.Get(key)
+		if v == nil {
+			return notFound(coll, id)
+		}
+		var err error
+		d, err = decodeDoc(v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Insert stores docs in one transaction (all or nothing), in input order, and returns the stored
+// documents. Client top-level fields starting with "_" are dropped; _id, _created, _changed,
+// _createdby, _changedby (= user) and _version 0 are set. The input maps are not modified.
+func (s *Store) Insert(coll string, docs []Doc, user string) ([]Doc, error) {
+	if !validName(coll) {
+		return nil, fmt.Errorf("store: invalid collection name %q", coll)
+	}
+	if len(docs) == 0 {
+		return []Doc{}, nil
+	}
+	now := FormatTime(s.now())
+	ids := s.ids.next(len(docs))
+	out := make([]Doc, len(docs))
+	vals := make([][]byte, len(docs))
+	// Everything that can fail on the input fails here, before the write transaction.
+	for i, d := range docs {
+		nd := userFields(d)
+		nd[FieldID] = ids[i].String()
+		nd[FieldCreated] = now
+		nd[FieldChanged] = now
+		nd[FieldCreatedBy] = user
+		nd[FieldChangedBy] = user
+		nd[FieldVersion] = 0.0
+		v, err := encodeDoc(nd)
+		if err != nil {
+			return nil, fmt.Errorf("store: document %d of %d: %w", i, len(docs), err)
+		}
+		out[i], vals[i] = nd, v
+	}
+	err := s.writer.write(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(bucketCollections).CreateBucketIfNotExists([]byte(coll))
+		if err != nil {
+			return fmt.Errorf("store: creating collection %q: %w", coll, err)
+		}
+		// Keys grow (mostly) monotonically, so fuller pages waste less space.
+		b.FillPercent = 0.9
+		for i := range ids {
+			if err := b.Put(ids[i][:], vals[i]); err != nil {
+				return fmt.Errorf("store: writing %s/%s: %w", coll, ids[i], err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Update loads a document, checks expectVersion (AnyVersion = any; otherwise ErrVersionMismatch),
+// calls apply on a deep copy, restores the system fields, bumps _version, sets _changed and
+// _changedby, and stores the result, all in one transaction. apply may return an error to abort
+// (it is returned as is). apply runs inside the write transaction, may run more than once, and
+// must not call the Store.
+func (s *Store) Update(coll, id string, expectVersion int64, user string, apply func(Doc) error) (Doc, error) {
+	key, ok := docKey(id)
+	if !ok {
+		return nil, notFound(coll, id)
+	}
+	var out Doc
+	err := s.writer.write(func(tx *bolt.Tx) error {
+		b := collBucket(tx, coll)
+		if b == nil {
+			return clean(notFound(coll, id))
+		}
+		v := b.Get(key)
+		if v == nil {
+			return clean(notFound(coll, id))
+		}
+		orig, err := decodeDoc(v)
+		if err != nil {
+			return clean(err)
+		}
+		cur := Version(orig)
+		if expectVersion >= 0 && cur != expectVersion {
+			return clean(fmt.Errorf("store: %s/%s is at version %d, not %d: %w", coll, id, cur, expectVersion, ErrVersionMismatch))
+		}
+		// Decoding again is the cheapest deep copy.
+		work, err := decodeDoc(v)
+		if err != nil {
+			return clean(err)
+		}
+		if apply != nil {
+			if err := apply(work); err != nil {
+				return clean(err)
+			}
+		}
+		nd := userFields(work)
+		for _, f := range []string{FieldID, FieldCreated, FieldCreatedBy} {
+			if v, ok := orig[f]; ok {
+				nd[f] = v
+			}
+		}
+		nd[FieldChanged] = FormatTime(s.now())
+		nd[FieldChangedBy] = user
+		nd[FieldVersion] = float64(cur + 1)
+		enc, err := encodeDoc(nd)
+		if err != nil {
+			return clean(err)
+		}
+		if err := b.Put(key, enc); err != nil {
+			return fmt.Errorf("store: writing %s/%s: %w", coll, id, err)
+		}
+		out = nd
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Delete removes one document after checking expectVersion (AnyVersion = any) and allow, which
+// may be nil and may veto by returning an error (ErrNotFound for a document the caller may not see).
+func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) error) error {
+	key, ok := docKey(id)
+	if !ok {
+		return notFound(coll, id)
+	}
+	return s.writer.write(func(tx *bolt.Tx) error {
+		b := collBucket(tx, coll)
+		if b == nil {
+			return clean(notFound(coll, id))
+		}
+		v := b.Get(key)
+		if v == nil {
+			return clean(notFound(coll, id))
+		}
+		if expectVersion >= 0 || allow != nil {
+			d, err := decodeDoc(v)
+			if err != nil {
+				return clean(err)
+			}
+			if cur := Version(d); expectVersion >= 0 && cur != expectVersion {
+				return clean(fmt.Errorf("store: %s/%s is at version %d, not %d: %w", coll, id, cur, expectVersion, ErrVersionMismatch))
+			}
+			if allow != nil {
+				if err := allow(d); err != nil {
+					return clean(err)
+				}
+			}
+		}
+		if err := b.Delete(key); err != nil {
+			return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
+		}
+		return nil
+	})
+}
+
+// DeleteMany deletes, in one transaction, the listed ids that exist and pass allow (nil = all).
+// Unknown and malformed ids are skipped. It returns the deleted ids in input order.
+func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]string, error) {
+	var deleted []string
+	err := s.writer.write(func(tx *bolt.Tx) error {
+		deleted = deleted[:0]
+		b := collBucket(tx, coll)
+		if b == nil {
+			return nil
+		}
+		for _, id := range ids {
+			key, ok := docKey(id)
+			if !ok {
+				continue
+			}
+			v := b.Get(key)
+			if v == nil {
+				continue
+			}
+			if allow != nil {
+				d, err := decodeDoc(v)
+				if err != nil {
+					return err
+				}
+				if !allow(d) {
+					continue
+				}
+			}
+			if err := b.Delete(key); err != nil {
+				return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
+			}
+			deleted = append(deleted, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{}, deleted...), nil
+}
+
+// DeleteWhere deletes, in one transaction, every document of coll for which match returns true,
+// and returns their ids in _id order. match runs inside the write transaction.
+func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error) {
+	var deleted []string
+	err := s.writer.write(func(tx *bolt.Tx) error {
+		deleted = deleted[:0]
+		b := collBucket(tx, coll)
+		if b == nil {
+			return nil
+		}
+		var keys [][]byte
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				continue
+			}
+			d, err := decodeDoc(v)
+			if err != nil {
+				return clean(err)
+			}
+			if match(d) {
+				keys = append(keys, k)
+			}
+		}
+		// Delete after the walk: deleting under a bbolt cursor can skip entries.
+		for _, k := range keys {
+			id := hex.EncodeToString(k)
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
+			}
+			deleted = append(deleted, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{}, deleted...), nil
+}
+
+// Scan calls fn for each document of coll in _id (= creation) order, inside one read
+// transaction (a consistent snapshot), until fn returns false. An unknown collection calls
+// nothing. Writes do not wait for a scan, but a long scan keeps old pages from reuse.
+func (s *Store) Scan(coll string, fn func(Doc) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := collBucket(tx, coll)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				continue
+			}
+			d, err := decodeDoc(v)
+			if err != nil {
+				return fmt.Errorf("store: %s/%x: %w", coll, k, err)
+			}
+			if !fn(d) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Collections lists the names of the collections that exist, sorted.
+func (s *Store) Collections() ([]string, error) {
+	names := []string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCollections).ForEachBucket(func(k []byte) error {
+			names = append(names, string(k))
+			return nil
+		})
+	})
+	return names, err
+}
+
+// Stats counts the work of the group committer since Open.
+type Stats struct {
+	// Commits is the number of write transactions committed (each one fsync).
+	Commits int64
+	// Writes is the number of writes those commits carried; Writes/Commits is the batching factor.
+	Writes int64
+}
+
+// Stats returns the committer's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load()}
+}
