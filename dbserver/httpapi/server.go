@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/settings"
+	"github.com/restkube/restkube/dbserver/store"
+)
+
+// Authenticator verifies a Bearer token (ours or the identity provider's) and returns its
+// caller. Its errors wrap the sentinels of package auth (ErrUnauthorized, ErrForbidden,
+// ErrUnavailable, ErrBadGateway) so that they map to 401, 403, 503 and 502.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*auth.Principal, error)
+}
+
+// HandlerFunc is a handler that returns its error instead of writing it: the server turns
+// every error into the JSON error body in one place.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// PrincipalHandlerFunc is a HandlerFunc that runs only for an authenticated caller.
+type PrincipalHandlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+// Router lets another package (the /auth/* endpoints) register handlers on the server's mux,
+// with the server's error mapping, credentials and metrics.
+type Router interface {
+	// Handle registers h for pattern (http.ServeMux syntax); h needs no credentials.
+	Handle(pattern string, h HandlerFunc)
+	// HandleAuthenticated registers h for pattern; a request without valid credentials is
+	// answered 401 before h runs. h sees the caller, whatever its Kind: an endpoint that only
+	// serves external users returns an error wrapping auth.ErrBadRequest for API keys.
+	HandleAuthenticated(pattern string, h PrincipalHandlerFunc)
+}
+
+// Options configure New. Store and Settings are required.
+type Options struct {
+	// Store holds the documents.
+	Store *store.Store
+	// Settings is the config in force; it is read once per request, so reloads apply at once.
+	Settings *settings.Source
+	// Logger receives one line per request and every internal error; default discards.
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and is served at /metrics; nil uses a private registry.
+	Registry *prometheus.Registry
+	// Now is the clock for queries and updates; default time.Now.
+	Now func() time.Time
+	// Bearer verifies Authorization: Bearer tokens; nil refuses every token with 401.
+	Bearer Authenticator
+	// AuthRoutes registers /auth/*; nil answers every /auth/ path with a JSON 404.
+	AuthRoutes func(Router)
+	// Ready reports whether the server can serve (store open, not shutting down); nil means ready.
+	Ready func() error
+}
+
+// Server is the dbserver's HTTP API: /rest, /auth, /healthz, /readyz and /metrics.
+type Server struct {
+	store    *store.Store
+	settings *settings.Source
+	log      *slog.Logger
+	now      func() time.Time
+	bearer   Authenticator
+	ready    func() error
+	metrics  *metrics
+	mux      *http.ServeMux
+	handler  http.Handler
+}
+
+// New builds the server. It fails only when the metrics cannot be registered.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Settings == nil {
+		return nil, errors.New("httpapi: Store and Settings are required")
+	}
+	s := &Server{
+		store:    opts.Store,
+		settings: opts.Settings,
+		log:      opts.Logger,
+		now:      opts.Now,
+		bearer:   opts.Bearer,
+		ready:    opts.Ready,
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+
+	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.HandleFunc("/readyz", s.readyz)
+	s.mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.Handle("/rest/{coll}", s.handleCollection)
+	s.Handle("/rest/{coll}/{$}", s.handleCollection)
+	s.Handle("/rest/{coll}/{id}", s.handleDocument)
+	s.Handle("/auth/", notFound)
+	s.Handle("/", notFound)
+	if opts.AuthRoutes != nil {
+		opts.AuthRoutes(s)
+	}
+	s.handler = s.observe(s.cors(s.mux))
+	return s, nil
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Handle registers h for pattern, with the server's error mapping.
+func (s *Server) Handle(pattern string, h HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// HandleAuthenticated registers h for pattern; h runs only for a caller with valid credentials.
+func (s *Server) HandleAuthenticated(pattern string, h PrincipalHandlerFunc) {
+	s.Handle(pattern, func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.authenticate(r, s.settings.Current())
+		if err != nil {
+			return err
+		}
+		return h(w, r, p)
+	})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return NewError(http.StatusNotFound, "no such endpoint")
+}
+
+// WriteJSON answers v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	// An encoding error here means the client went away; there is nobody left to tell.
+	_ = enc.Encode(v)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.settings.Current() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "settings not loaded")
+		return
+	}
+	if s.ready != nil {
+		if err := s.ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
+	}
+	fmt.Fprintln(w, "ok")
+}

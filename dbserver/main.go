@@ -1,0 +1,250 @@
+// Command dbserver serves one RestKube database: the restdb.io-compatible REST API over a
+// bbolt file. See ../shared/DESIGN.md ("The pod contract") for its flags and files.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/httpapi"
+	"github.com/restkube/restkube/dbserver/settings"
+	"github.com/restkube/restkube/dbserver/store"
+	"github.com/restkube/restkube/internal/version"
+)
+
+// DataFile is the bbolt file under --data-dir.
+const DataFile = "restkube.db"
+
+// Timings of the process. The drain matches API.md ("drains for up to 10 s").
+const (
+	configPollInterval = time.Second
+	storeOpenTimeout   = 5 * time.Second
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  dbserver serve [--data-dir DIR] [--config-dir DIR] [--listen ADDR]
+  dbserver --version
+`
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, "dbserver", version.String())
+		return 0
+	case "serve":
+		return serveCmd(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// serveFlags are the flags of `dbserver serve`.
+type serveFlags struct {
+	dataDir, configDir, listen, logLevel string
+	drain                                time.Duration
+}
+
+func serveCmd(args []string, stdout, stderr io.Writer) int {
+	var f serveFlags
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.StringVar(&f.dataDir, "data-dir", "data", "directory of the database file (and, standalone, of the generated keys)")
+	flags.StringVar(&f.configDir, "config-dir", "", "directory of settings.json, api-key, signing-key, auth0-client-secret; empty runs standalone")
+	flags.StringVar(&f.listen, "listen", ":8080", "address to serve the API on")
+	flags.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	flags.DurationVar(&f.drain, "shutdown-timeout", 10*time.Second, "how long to drain requests on SIGTERM")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "invalid --log-level %q\n", f.logLevel)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, f, stdout, logger); err != nil {
+		logger.Error("dbserver failed", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server until ctx ends, then drains and closes the store.
+func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Logger) error {
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data dir: %w", err)
+	}
+	src, err := configSource(f, stdout, logger)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(f.dataDir, DataFile), store.Options{OpenTimeout: storeOpenTimeout, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	// Closed last, after the HTTP server has drained, so no acknowledged write is cut short.
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the database", "error", err.Error())
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var draining atomic.Bool
+	// Built whatever the settings say: it reads them on every call, so enabling auth later
+	// (a settings reload) applies without a restart.
+	users := auth.New(auth.Options{
+		Config:      src.Current,
+		Users:       auth.NewStoreUsers(st),
+		Revocations: auth.NewStoreRevocations(st),
+		Logger:      logger,
+	})
+	api, err := httpapi.New(httpapi.Options{
+		Store:      st,
+		Settings:   src,
+		Logger:     logger,
+		Registry:   reg,
+		Bearer:     users,
+		AuthRoutes: httpapi.AuthRoutes(users),
+		Ready: func() error {
+			if draining.Load() {
+				return errors.New("shutting down")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", f.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go src.Run(ctx, configPollInterval)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "version", version.String(), "dataDir", f.dataDir, "configDir", f.configDir)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	draining.Store(true)
+	logger.Info("shutting down: draining requests", "timeout", f.drain.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Requests still running after the drain are cut; their writes either committed or not.
+		logger.Warn("drain timed out; closing remaining connections", "error", err.Error())
+		srv.Close()
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// configSource reads the config dir, or in standalone mode makes a fixed config from keys kept
+// in the data dir (generated on first start).
+func configSource(f serveFlags, stdout io.Writer, logger *slog.Logger) (*settings.Source, error) {
+	if f.configDir != "" {
+		return settings.NewSource(f.configDir, logger)
+	}
+	apiKey, created, err := ensureKey(filepath.Join(f.dataDir, settings.APIKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		// Printed once, to stdout only: it is never logged.
+		fmt.Fprintf(stdout, "API key: %s\n", apiKey)
+		logger.Info("standalone mode: generated the full-access API key (printed once on stdout)", "file", filepath.Join(f.dataDir, settings.APIKeyFile))
+	}
+	signingKey, _, err := ensureKey(filepath.Join(f.dataDir, settings.SigningKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return settings.StaticSource(&settings.Config{APIKey: apiKey, SigningKey: signingKey}), nil
+}
+
+// ensureKey returns the key in path, creating it (32 random bytes as hex, mode 0600) when the
+// file does not exist. created tells whether it was just made.
+func ensureKey(path string) (key string, created bool, err error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		key = strings.TrimSpace(string(b))
+		if key == "" {
+			return "", false, fmt.Errorf("key file %s is empty", path)
+		}
+		return key, false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", false, fmt.Errorf("reading key file: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, fmt.Errorf("generating a key: %w", err)
+	}
+	key = hex.EncodeToString(raw)
+	// O_EXCL: two processes starting at once cannot both write a key and disagree on it.
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", false, fmt.Errorf("creating key file: %w", err)
+	}
+	if _, err := fh.WriteString(key + "\n"); err != nil {
+		fh.Close()
+		return "", false, fmt.Errorf("writing key file: %w", err)
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return "", false, fmt.Errorf("syncing key file: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return "", false, fmt.Errorf("closing key file: %w", err)
+	}
+	return key, true, nil
+}

@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the dbserver built once for every test of this file.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "dbserver-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "dbserver")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building dbserver: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// proc is a running dbserver.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+// start runs the binary and waits until it logs the address it listens on.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: exec.Command(binary, append([]string{"serve", "--listen=127.0.0.1:0"}, args...)...), done: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting dbserver: %v", err)
+	}
+	addr := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.mu.Lock()
+			p.stderr.Write(line)
+			p.stderr.WriteByte('\n')
+			p.mu.Unlock()
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 4096)
+		for {
+			n, err := stdout.Read(buf)
+			p.mu.Lock()
+			p.stdout.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	select {
+	case a := <-addr:
+		p.addr = "http://" + a
+	case <-p.done:
+		p.cmd.Wait()
+		t.Fatalf("dbserver exited before listening:\n%s", p.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("dbserver did not listen within 30s:\n%s", p.logs())
+	}
+	return p
+}
+
+func (p *proc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func (p *proc) out() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (p *proc) stop() int {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("dbserver did not stop within 20s of SIGTERM:\n%s", p.logs())
+	}
+	err := p.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		p.t.Fatalf("wait: %v", err)
+	}
+	return 0
+}
+
+// status is the status of GET path with key.
+func (p *proc) status(method, path, key, body string) int {
+	p.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, p.addr+path, rd)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("x-apikey", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for a result
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceByRename writes content next to path and renames it over path, as an editor or a
+// config manager would.
+func replaceByRename(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	writeFile(t, tmp, content)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	oldKey = "old-key-0123456789abcdef0123456789abcdef"
+	newKey = "new-key-0123456789abcdef0123456789abcdef"
+)
+
+func TestAPIKeyRotationByRename(t *testing.T) {
+	cfgDir := t.TempDir()
+	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{"limits":{"maxBodyBytes":4096}}`)
+	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey+"\n")
+	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
+
+	if s := p.status("POST", "/rest/things", oldKey, `{"a":1}`); s != 201 {
+		t.Fatalf("create with the old key: %d", s)
+	}
+	if s := p.status("GET", "/rest/things", newKey, ""); s != 401 {
+		t.Fatalf("the new key before rotation: %d, want 401", s)
+	}
+	replaceByRename(t, filepath.Join(cfgDir, "api-key"), newKey)
+	eventually(t, 10*time.Second, "the new key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
+	if s := p.status("GET", "/rest/things", oldKey, ""); s != 401 {
+		t.Errorf("the old key after rotation: %d, want 401", s)
+	}
+
+	// A broken settings.json is refused and the last good config stays in force.
+	replaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"bogus":true}`)
+	eventually(t, 10*time.Second, "the broken settings logged", func() bool { return strings.Contains(p.logs(), "bogus") })
+	if s := p.status("GET", "/rest/things", newKey, ""); s != 200 {
+		t.Errorf("after a broken settings.json: %d, want 200 with the last good key", s)
+	}
+	if strings.Contains(p.logs(), oldKey) || strings.Contains(p.logs(), newKey) {
+		t.Errorf("logs hold a key:\n%s", p.logs())
+	}
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0:\n%s", code, p.logs())
+	}
+}
+
+// kubeletDir lays out a config dir as the kubelet does for a projected volume: the files live
+// in a timestamped directory, ..data points to it, and each name is a symlink through ..data.
+func kubeletDir(t *testing.T, dir, version string, files map[string]string) {
+	t.Helper()
+	ts := filepath.Join(dir, "..2026_"+version)
+	if err := os.Mkdir(ts, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		writeFile(t, filepath.Join(ts, name), content)
+	}
+	tmpLink := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(filepath.Base(ts), tmpLink); err != nil {
+		t.Fatal(err)
+	}
+	// The atomic swap: rename the new link over ..data.
+	if err := os.Rename(tmpLink, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestKubeletSymlinkSwap(t *testing.T) {
+	cfgDir := t.TempDir()
+	kubeletDir(t, cfgDir, "a", map[string]string{"settings.json": `{}`, "api-key": oldKey, "signing-key": "s1-0123456789"})
+	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
+	if s := p.status("GET", "/rest/things", oldKey, ""); s != 200 {
+		t.Fatalf("the first key: %d", s)
+	}
+	kubeletDir(t, cfgDir, "b", map[string]string{"settings.json": `{}`, "api-key": newKey, "signing-key": "s2-0123456789"})
+	if err := os.RemoveAll(filepath.Join(cfgDir, "..2026_a")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the swapped key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
+	if s := p.status("GET", "/rest/things", oldKey, ""); s != 401 {
+		t.Errorf("the old key after the swap: %d, want 401", s)
+	}
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+var printedKey = regexp.MustCompile(`(?m)^API key: ([0-9a-f]{64})$`)
+
+func TestStandaloneGeneratesKeysOnce(t *testing.T) {
+	dataDir := t.TempDir()
+	p := start(t, "--data-dir="+dataDir)
+	eventually(t, 5*time.Second, "the API key printed", func() bool { return printedKey.MatchString(p.out()) })
+	key := printedKey.FindStringSubmatch(p.out())[1]
+	for _, name := range []string{"api-key", "signing-key"} {
+		fi, err := os.Stat(filepath.Join(dataDir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	if s := p.status("POST", "/rest/notes", key, `{"text":"kept"}`); s != 201 {
+		t.Fatalf("create with the printed key: %d", s)
+	}
+	if strings.Contains(p.logs(), key) {
+		t.Errorf("the key is in the logs")
+	}
+	if code := p.stop(); code != 0 {
+		t.Fatalf("exit code %d, want 0:\n%s", code, p.logs())
+	}
+
+	// Second start: the same key, not printed again, and the data is still there (the store
+	// was closed cleanly, so its lock is free).
+	p2 := start(t, "--data-dir="+dataDir)
+	if s := p2.status("GET", `/rest/notes?q={"text":"kept"}`, key, ""); s != 200 {
+		t.Errorf("the key after a restart: %d, want 200", s)
+	}
+	if code := p2.stop(); code != 0 {
+		t.Errorf("second exit code %d, want 0", code)
+	}
+	if strings.Contains(p2.out(), key) {
+		t.Errorf("the key was printed again: %q", p2.out())
+	}
+}
+
+func TestGracefulShutdownDrainsRequests(t *testing.T) {
+	dataDir := t.TempDir()
+	cfgDir := t.TempDir()
+	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	p := start(t, "--data-dir="+dataDir, "--config-dir="+cfgDir)
+	if s := p.status("GET", "/readyz", "", ""); s != 200 {
+		t.Fatalf("/readyz: %d", s)
+	}
+	// A request whose body is still arriving when SIGTERM comes must be served, not cut. With
+	// Expect: 100-continue the server answers "100 Continue" only once the handler reads the
+	// body, which proves the request is in flight before the signal is sent.
+	pr, pw := io.Pipe()
+	inFlight := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(inFlight) }}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", p.addr+"/rest/things", pr)
+	req.Header.Set("x-apikey", oldKey)
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	result := make(chan int, 1)
+	go func() {
+		res, err := client.Do(req)
+		if err != nil {
+			result <- -1
+			return
+		}
+		res.Body.Close()
+		result <- res.StatusCode
+	}()
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "draining logged", func() bool { return strings.Contains(p.logs(), "draining") })
+	if _, err := pw.Write([]byte(`{"slow":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if s := <-result; s != 201 {
+		t.Errorf("the request in flight at SIGTERM: %d, want 201", s)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	err := p.cmd.Wait()
+	if err != nil {
+		t.Errorf("exit: %v, want code 0\n%s", err, p.logs())
+	}
+	if !strings.Contains(p.logs(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop logged:\n%s", p.logs())
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	if !strings.HasPrefix(string(out), "dbserver dev (unknown)") {
+		t.Errorf("--version printed %q", out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := map[string][]string{
+		"no command":      nil,
+		"unknown command": {"frobnicate"},
+		"unknown flag":    {"serve", "--nope"},
+		"bad log level":   {"serve", "--log-level=loud"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(args, &out, &errOut); code != 2 {
+				t.Errorf("exit code %d, want 2 (stderr %q)", code, errOut.String())
+			}
+		})
+	}
+}
+
+func TestHeldLockFailsFast(t *testing.T) {
+	dataDir := t.TempDir()
+	p := start(t, "--data-dir="+dataDir)
+	begin := time.Now()
+	second := exec.Command(binary, "serve", "--listen=127.0.0.1:0", "--data-dir="+dataDir)
+	out, err := second.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("a second server on the same data dir: %v, want exit 1\n%s", err, out)
+	}
+	if d := time.Since(begin); d > 15*time.Second {
+		t.Errorf("took %s to fail", d)
+	}
+	if !strings.Contains(string(out), "opening the database") {
+		t.Errorf("unclear message: %s", out)
+	}
+	p.stop()
+}
