@@ -45,7 +45,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: k8s-binaries ## Run all tests: unit, HTTP, store, and the controller against a real kube-apiserver (envtest).
+test: k8s-binaries $(KUSTOMIZE) ## Run all tests: unit, HTTP, store, and the controller against a real kube-apiserver (envtest).
 	go vet ./...
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 
@@ -56,6 +56,16 @@ fuzz: ## Fuzz the query parser for a bounded time.
 .PHONY: bench
 bench: ## Run the benchmarks.
 	go test ./dbserver/... -run '^$$' -bench . -benchmem
+
+##@ Generated code and manifests
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRD (config/crd/bases) and the manager's ClusterRole (config/rbac) from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="{./api/...,./controllers/...}" output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 ##@ Build
 

@@ -1,0 +1,92 @@
+package controllers
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	dbv1 "github.com/restkube/restkube/api/v1alpha1"
+	"github.com/restkube/restkube/dbserver/settings"
+	"k8s.io/utils/ptr"
+)
+
+func TestSettingsFor(t *testing.T) {
+	values := secretValues{
+		{Name: "todo-webkey", Key: "key"}:         []byte("web-secret-value"),
+		{Name: "todo-auth0", Key: "clientSecret"}: []byte("never-in-settings"),
+	}
+	cases := map[string]struct {
+		mutate func(*dbv1.Database)
+		want   settings.Settings
+	}{
+		"an empty spec renders empty settings": {
+			mutate: func(db *dbv1.Database) { db.Spec = dbv1.DatabaseSpec{} },
+			want:   settings.Settings{},
+		},
+		"the full example renders every section, with the web key's value resolved": {
+			mutate: func(db *dbv1.Database) {
+				db.Spec.Auth.DefaultRoles = []string{"external"}
+				db.Spec.Limits = &dbv1.LimitsSpec{MaxBodyBytes: ptr.To[int64](2048), MaxPageSize: ptr.To[int32](50)}
+			},
+			want: settings.Settings{
+				Auth: settings.Auth{
+					Enabled: true, TokenTTL: "1h0m0s", DefaultRoles: []string{"external"},
+					Auth0: &settings.Auth0{Domain: "example.eu.auth0.com", ClientID: "client-1"},
+				},
+				APIKeys: settings.APIKeys{Web: []settings.WebKey{{
+					Name: "site", Key: "web-secret-value", Paths: []string{"/tasks/**"},
+					Methods: []string{"GET", "POST"}, Origins: []string{"https://todo.example.com"},
+				}}},
+				CORS: settings.CORS{AllowedOrigins: []string{"https://todo.example.com"}},
+				Collections: []settings.Collection{{
+					Name: "tasks", Indexes: []string{"done", "due"}, Private: true,
+					Access: map[string]settings.Rights{"external": {Read: true, Write: true}},
+				}},
+				Limits: settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50},
+			},
+		},
+		"an issuer is passed through for non-Auth0 providers": {
+			mutate: func(db *dbv1.Database) {
+				db.Spec = dbv1.DatabaseSpec{Auth: &dbv1.AuthSpec{Enabled: true, Auth0: &dbv1.Auth0Spec{
+					Issuer: "http://127.0.0.1:9999/", ClientID: "c",
+				}}}
+			},
+			want: settings.Settings{Auth: settings.Auth{Enabled: true, Auth0: &settings.Auth0{Issuer: "http://127.0.0.1:9999/", ClientID: "c"}}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			db := newTestDatabase()
+			tc.mutate(db)
+			if got := settingsFor(db, values); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("settingsFor =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSettingsSecretFor(t *testing.T) {
+	db := newTestDatabase()
+	values := secretValues{{Name: "todo-webkey", Key: "key"}: []byte("v")}
+	s, err := settingsSecretFor(db, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "todo-settings" || !hasControllerRef(s.OwnerReferences, db) || s.Labels[WatchLabel] != "true" {
+		t.Errorf("secret %s: owner %+v labels %v, want todo-settings owned by the Database and watched", s.Name, s.OwnerReferences, s.Labels)
+	}
+	if len(s.Data) != 1 {
+		t.Errorf("data keys = %d, want only %s", len(s.Data), keySettings)
+	}
+	var decoded settings.Settings
+	if err := json.Unmarshal(s.Data[keySettings], &decoded); err != nil {
+		t.Fatalf("settings.json does not decode into settings.Settings: %v", err)
+	}
+	if !reflect.DeepEqual(decoded, settingsFor(db, values)) {
+		t.Errorf("settings.json decodes to %+v, want what settingsFor renders", decoded)
+	}
+	again, _ := settingsSecretFor(db, values)
+	if string(again.Data[keySettings]) != string(s.Data[keySettings]) {
+		t.Error("rendering the same spec twice gave different bytes; an unchanged Database would rewrite its Secret")
+	}
+}
