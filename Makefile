@@ -45,7 +45,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: k8s-binaries $(KUSTOMIZE) ## Run all tests: unit, HTTP, store, and the controller against a real kube-apiserver (envtest).
+test: k8s-binaries $(KUSTOMIZE) $(HELM) ## Run all tests: unit, HTTP, store, and the controller against a real kube-apiserver (envtest).
 	go vet ./...
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 
@@ -78,6 +78,30 @@ build: ## Build the dbserver and the operator into bin/.
 run: ## Start a standalone dbserver on $(LISTEN) with its data under ./data (prints the API key on first start).
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/dbserver ./dbserver
 	$(BIN)/dbserver serve --data-dir=$(DATA_DIR) --listen=$(LISTEN)
+
+##@ Packaging
+
+# The image `make image` and `make docker-build` produce; the chart's image.repository/tag point at it.
+IMG ?= restkube/restkube:$(VERSION)
+CONTAINER_TOOL ?= docker
+
+.PHONY: image
+image: build ## Write the image (/manager, /dbserver, CA bundle; FROM scratch) to bin/restkube-image.tar, with no daemon.
+	@test -f $(BIN)/manager || { echo "image: bin/manager is missing (main.go not built)"; exit 1; }
+	go run ./hack/image -manager=$(BIN)/manager -dbserver=$(BIN)/dbserver -image=$(IMG) -version=$(VERSION) -commit=$(COMMIT) -output=$(BIN)/restkube-image.tar
+
+.PHONY: docker-build
+docker-build: ## Build the same image with a container engine from the Dockerfile.
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg IMAGE=$(IMG) -t $(IMG) .
+
+.PHONY: helm
+helm: manifests ## Regenerate config/, then copy its roles (config/rbac) and CRD (config/crd/bases) into charts/restkube/templates.
+	go run ./hack/chartsync -config=config -chart=charts/restkube
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the chart (strict) and check it is in sync with config/.
+	$(HELM) lint --strict --kube-version $(K8S_VERSION) charts/restkube
+	go run ./hack/chartsync -check -config=config -chart=charts/restkube
 
 ##@ Tools and test binaries
 
