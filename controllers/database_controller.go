@@ -44,7 +44,7 @@ import (
 
 // secretRefIndex indexes Databases by the names of the Secrets they reference, so a Secret
 // event finds its Databases without listing them all.
-const secretRefIndex = ".spec.secretRefs" //nolint:gosec // an index name, not a credential
+const secretRefIndex = ".spec.secretRefs"
 
 // defaultSecretRetryInterval is how often a Database waiting for a missing Secret looks again.
 // A Secret created with WatchLabel is seen at once; one created without it, at the next retry.

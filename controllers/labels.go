@@ -49,7 +49,7 @@ const (
 	keySettings    = "settings.json"
 	keyAPIKey      = "api-key"
 	keySigningKey  = "signing-key"
-	keyAuth0Secret = "auth0-client-secret" //nolint:gosec // a file name, not a credential
+	keyAuth0Secret = "auth0-client-secret"
 )
 
 // selectorLabels select the pods of one Database; they never change after creation, because a

@@ -183,7 +183,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		// Requests still running after the drain are cut; their writes either committed or not.
 		logger.Warn("drain timed out; closing remaining connections", "error", err.Error())
-		srv.Close()
+		_ = srv.Close()
 	}
 	logger.Info("stopped")
 	return nil
@@ -235,15 +235,20 @@ func ensureKey(path string) (key string, created bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("creating key file: %w", err)
 	}
+	// A half-written key file must not survive: the next start would read it as the key.
+	fail := func(what string, err error) (string, bool, error) {
+		_ = fh.Close()
+		_ = os.Remove(path)
+		return "", false, fmt.Errorf("%s key file: %w", what, err)
+	}
 	if _, err := fh.WriteString(key + "\n"); err != nil {
-		fh.Close()
-		return "", false, fmt.Errorf("writing key file: %w", err)
+		return fail("writing", err)
 	}
 	if err := fh.Sync(); err != nil {
-		fh.Close()
-		return "", false, fmt.Errorf("syncing key file: %w", err)
+		return fail("syncing", err)
 	}
 	if err := fh.Close(); err != nil {
+		_ = os.Remove(path)
 		return "", false, fmt.Errorf("closing key file: %w", err)
 	}
 	return key, true, nil

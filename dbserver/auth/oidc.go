@@ -193,7 +193,7 @@ func (p *provider) getJSON(ctx context.Context, u string, v any) error {
 	if err != nil {
 		return p.transportError(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxProviderBody))
 		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
@@ -336,7 +336,7 @@ func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, cod
 	if err != nil {
 		return "", p.transportError(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var answer struct {
 		IDToken string `json:"id_token"`
 		Error   string `json:"error"`
@@ -365,7 +365,7 @@ func safeOAuthError(s string) string {
 		return ""
 	}
 	for _, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z') {
+		if r != '_' && (r < 'a' || r > 'z') {
 			return ""
 		}
 	}

@@ -71,7 +71,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
 				s.log.ErrorContext(r.Context(), "handler panicked", slog.String("route", routeOf(r)), slog.String("panic", fmt.Sprint(v)))

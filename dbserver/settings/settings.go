@@ -66,11 +66,9 @@ func (s *Settings) Validate() error {
 		}
 	}
 	if s.Auth.Enabled {
-		a := s.Auth.Auth0
-		switch {
-		case a == nil:
+		if a := s.Auth.Auth0; a == nil {
 			bad("auth.auth0", "required when auth.enabled is true")
-		default:
+		} else {
 			if a.Domain == "" && a.Issuer == "" {
 				bad("auth.auth0.domain", "domain or issuer is required when auth.enabled is true")
 			}
