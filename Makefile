@@ -103,6 +103,31 @@ helm-lint: $(HELM) ## Lint the chart (strict) and check it is in sync with confi
 	$(HELM) lint --strict --kube-version $(K8S_VERSION) charts/restkube
 	go run ./hack/chartsync -check -config=config -chart=charts/restkube
 
+##@ End-to-end (as root: a real single-node cluster under bin/e2e, see hack/e2e-cluster.sh)
+
+# The operator image's tag in the e2e cluster; it never leaves the test node.
+E2E_IMG ?= restkube.local/restkube:e2e
+
+.PHONY: e2e-up
+e2e-up: k8s-binaries ## Start (or resume) the single-node e2e cluster; its kubeconfig is bin/e2e/kubeconfig.
+	hack/e2e-cluster.sh up
+
+.PHONY: e2e-down
+e2e-down: ## Stop the e2e cluster and leave the machine as it was (e2e-wipe also deletes bin/e2e).
+	hack/e2e-cluster.sh down
+
+.PHONY: e2e-wipe
+e2e-wipe: ## e2e-down, then delete bin/e2e (certificates, etcd data, volumes, images).
+	hack/e2e-cluster.sh wipe
+
+.PHONY: test-e2e
+test-e2e: k8s-binaries $(HELM) ## Build the image, start the cluster, run test/e2e (helm install … uninstall), stop the cluster (E2E_KEEP=1 keeps it).
+	@start=$$(date +%s); $(MAKE) --no-print-directory image IMG=$(E2E_IMG) && echo "TIMING image build: $$(( $$(date +%s) - start ))s"
+	hack/e2e-cluster.sh up
+	hack/e2e-cluster.sh import $(BIN)/restkube-image.tar
+	@rc=0; E2E_IMAGE=$(E2E_IMG) E2E_HELM=$(HELM) go test -tags e2e ./test/e2e -count=1 -v -timeout 30m || rc=$$?; \
+	if [ -z "$(E2E_KEEP)" ]; then hack/e2e-cluster.sh down || { [ $$rc -ne 0 ] || rc=1; }; fi; exit $$rc
+
 ##@ Tools and test binaries
 
 .PHONY: k8s-binaries
@@ -123,4 +148,4 @@ $(HELM):
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

@@ -1,0 +1,292 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env is what the tests need to reach the cluster.
+type env struct {
+	root       string
+	kubeconfig string
+	kubectlBin string
+	helm       string
+	nodeIP     string
+	image      string
+}
+
+// loadEnv reads the E2E_* variables, defaulting to the files the Makefile builds under bin/.
+// A missing cluster is a failure, not a skip: whoever runs the e2e tag means to test one.
+func loadEnv(t *testing.T) env {
+	t.Helper()
+	root := repoRoot(t)
+	e := env{
+		root:       root,
+		kubeconfig: getenv("E2E_KUBECONFIG", filepath.Join(root, "bin/e2e/kubeconfig")),
+		kubectlBin: getenv("E2E_KUBECTL", filepath.Join(root, "bin/k8s/kubectl")),
+		helm:       getenv("E2E_HELM", filepath.Join(root, "bin/tools/helm")),
+		nodeIP:     getenv("E2E_NODE_IP", "10.250.0.1"),
+		image:      os.Getenv("E2E_IMAGE"),
+	}
+	for _, f := range []string{e.kubeconfig, e.kubectlBin} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%v: start the cluster first (make e2e-up, or make test-e2e)", err)
+		}
+	}
+	// Without the cluster's interface the node address is routed off this machine, where
+	// no test traffic may go.
+	if !isLocalAddress(e.nodeIP) {
+		t.Fatalf("the node address %s is not on this machine: start the cluster first (make e2e-up, or make test-e2e)", e.nodeIP)
+	}
+	return e
+}
+
+func isLocalAddress(ip string) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.String() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+func getenv(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// repoRoot is the directory holding go.mod, above the package directory `go test` runs in.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// run runs a command with the cluster's kubeconfig and returns its standard output.
+func (e env) run(ctx context.Context, stdin io.Reader, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// kubectl runs kubectl and fails the test if it fails.
+func (e env) kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := e.kubectlErr(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e env) kubectlErr(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return e.run(ctx, nil, e.kubectlBin, args...)
+}
+
+// apply applies a manifest given as text.
+func (e env) apply(t *testing.T, namespace, manifest string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.run(ctx, strings.NewReader(manifest), e.kubectlBin, "-n", namespace, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// getJSON decodes `kubectl get ... -o json` into v.
+func (e env) getJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	out := e.kubectl(t, append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("decoding kubectl %v: %v", args, err)
+	}
+}
+
+// helm runs helm and fails the test if it fails.
+func (e env) helmRun(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	out, err := e.run(ctx, nil, e.helm, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventually polls check until it returns nil or the deadline passes, then fails with its last error.
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// response is one HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) String() string {
+	return fmt.Sprintf("%d %s (headers %v)", r.status, bytes.TrimSpace(r.body), r.header)
+}
+
+// httpClient opens a connection per request: a kept-alive connection stays pinned (by
+// conntrack) to the pod it first reached, which hides a replaced pod or a reused ClusterIP.
+var httpClient = &http.Client{
+	Timeout:   15 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+}
+
+// call makes one HTTP request; body, when not nil, is sent as JSON.
+func call(method, url string, headers map[string]string, body any) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return response{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return response{}, err
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// mustCall makes a request that must answer want, and decodes the body into out when not nil.
+func mustCall(t *testing.T, method, url string, headers map[string]string, body any, want int, out any) response {
+	t.Helper()
+	r, err := call(method, url, headers, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	if r.status != want {
+		t.Fatalf("%s %s: got %s, want status %d", method, url, r, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.body, out); err != nil {
+			t.Fatalf("%s %s: decoding %q: %v", method, url, r.body, err)
+		}
+	}
+	return r
+}
+
+var forwardingRE = regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) ->`)
+
+// portForward runs `kubectl port-forward` to target on a free local port and returns its base URL.
+func (e env) portForward(t *testing.T, namespace, target, remotePort string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, e.kubectlBin, "-n", namespace, "port-forward", "--address", "127.0.0.1", target, ":"+remotePort)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := forwardingRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case port := <-found:
+		return "http://127.0.0.1:" + port
+	case <-time.After(30 * time.Second):
+		t.Fatal("kubectl port-forward did not start within 30s")
+		return ""
+	}
+}
+
+// timings collects the durations the issue asks to report, printed at the end of the run.
+type timings struct {
+	t     *testing.T
+	start time.Time
+}
+
+func startTiming(t *testing.T) timings { return timings{t: t, start: time.Now()} }
+
+func (tm timings) done(what string) time.Duration {
+	d := time.Since(tm.start).Round(10 * time.Millisecond)
+	tm.t.Logf("TIMING %s: %s", what, d)
+	return d
+}
