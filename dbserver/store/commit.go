@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -47,6 +48,9 @@ type writeReq struct {
 // maxBatch bounds how many writes share one commit, so one commit (and the work a failed
 // write makes the others redo) stays small.
 const maxBatch = 256
+
+// gatherDelay bounds how long a commit waits for the writers of the previous one to come back.
+const gatherDelay = 200 * time.Microsecond
 
 // committer runs writes on one goroutine. Whatever queues up while a commit runs is committed
 // together in the next one: no fixed delay (bbolt's db.Batch waits up to MaxBatchDelay before a
@@ -98,13 +102,16 @@ func (c *committer) close() {
 func (c *committer) run() {
 	defer close(c.done)
 	batch := make([]*writeReq, 0, maxBatch)
+	last := 0 // writers in the previous batch
 	for first := range c.queue {
 		batch = append(batch[:0], first)
+		open := true
 	drain:
 		for len(batch) < maxBatch {
 			select {
 			case r, ok := <-c.queue:
 				if !ok {
+					open = false
 					break drain
 				}
 				batch = append(batch, r)
@@ -112,8 +119,33 @@ func (c *committer) run() {
 				break drain
 			}
 		}
+		// Writers acknowledged by the previous commit are usually on their way back with their
+		// next write (an HTTP round trip). When fewer than last time have arrived, wait a little
+		// for them, so that they share this commit's fsync instead of each small group paying
+		// one. A lone writer (last <= 1) never waits.
+		if open && last > 1 && len(batch) < last {
+			timer := time.NewTimer(gatherDelay)
+		gather:
+			for len(batch) < last {
+				select {
+				case r, ok := <-c.queue:
+					if !ok {
+						open = false
+						break gather
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		last = len(batch)
 		c.commit(batch)
 		clear(batch) // drop references for the garbage collector
+		if !open {
+			return
+		}
 	}
 }
 

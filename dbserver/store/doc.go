@@ -26,10 +26,50 @@ ObjectIDs follow MongoDB: 4 bytes of seconds, 5 random bytes drawn once per proc
 goes back or the counter wraps (the generator then borrows the next second); on Open the
 generator also starts after the newest stored id.
 
+# Secondary indexes
+
+SetIndexes declares the indexes of the whole database (collection → dot paths, from settings):
+it builds the new ones from the stored documents and drops the others in one transaction, and
+does nothing when the set is unchanged. An index is a bucket "indexes"/<collection>/<path> of
+keys only: kind byte, the value's encoding (EncodeIndexValue: bytes sort in MongoDB's cross-type
+order, null < numbers < strings < objects < arrays < booleans, numbers as order-preserving
+float64 bits, strings bytewise), then the 12-byte id. Every document has one IndexWhole entry,
+its sort value (what query.SortValue returns, null when missing), so walking an index lists the
+collection in sort order. A document whose value is an array (or a dot path fanning out over
+arrays) also gets one IndexElements entry per distinct number, string and boolean it holds
+(multikey), which is what equality and range conditions match through MongoDB's array rule.
+Every write (Insert, Update, Delete, DeleteMany, DeleteWhere) changes the entries of the
+documents it changes in the same transaction, so an index is never out of sync, and a write that
+fails leaves no entry behind. Values longer than MaxIndexValue bytes are cut; the cut keeps
+order against shorter operands, so the planner only uses an index for shorter operands.
+
+View gives a query planner (package planner) a Snapshot: raw documents in _id order, single
+documents, and index ranges (IndexScan), all in one read transaction.
+
+# Decoding
+
+Documents are stored as JSON. Decoding them is the main cost of a read, so the package has its
+own decoder (codec_decode.go), which yields exactly what json.Unmarshal would (its tests compare
+them) at about three times the speed, and its own encoder (codec_encode.go), which writes
+exactly what json.Marshal would at about twice the speed. DecodeFields walks a stored document
+once and decodes only the named top-level fields: about 0.4µs instead of 1.6µs (this decoder)
+or 5µs (json.Unmarshal) for a 500-byte document. A scan matches on those fields and decodes
+only the matches in full. Measured by make bench on this machine (2 shared cores), an
+unindexed query that must read all of 10,000 such documents takes about 5ms this way, 15ms when
+every document is decoded with this decoder, and 60ms with json.Unmarshal. A binary encoding
+would decode whole documents faster, but matching needs only the few fields a query names,
+and skipping the others in JSON costs little more than in a binary form, while JSON keeps the
+file readable by any tool and needs no migration.
+
 # Transactions and group commit
 
-Reads (Get, Scan, Collections, GetMeta, ScanMeta) run in their own bbolt read transactions: a
-consistent snapshot that never waits for writers. Every write (Insert, Update, Delete,
+Reads (Get, Scan, View, Collections, GetMeta, ScanMeta) run in their own bbolt read
+transactions: a consistent snapshot that never waits for writers. bbolt has one exception: when
+the file outgrows its memory mapping, the commit that grows it remaps the file, which waits for
+every open read transaction to end and holds new ones back meanwhile. Open therefore maps 1 GiB
+from the start (bbolt's InitialMmapSize): address space only, since pages count as resident
+when touched and the file still grows only as data is written, and no remap happens before the
+file passes 1 GiB. Every write (Insert, Update, Delete,
 DeleteMany, DeleteWhere, PutMeta, DeleteMeta) is one transaction: a bulk Insert is all or
 nothing, and DeleteMany and DeleteWhere delete all their matches or none.
 
@@ -53,12 +93,16 @@ The callbacks given to Update (apply), Delete (allow), DeleteMany (allow) and De
 not call the Store (that deadlocks), and may run more than once when their batch is retried,
 so they must not have side effects beyond the document they are given.
 
-Documents are decoded on every read; the caller owns the Doc it gets and may change it. Scan's
+Documents are decoded on every read (there is no cache, which keeps memory flat as a
+collection grows); the caller owns the Doc it gets and may change it. Scan's
 fn runs inside the read transaction: a long Scan keeps bbolt from reusing the pages freed since
 it began, so the file grows while it runs.
 
 A malformed id is reported as ErrNotFound by Get, Update and Delete and skipped by DeleteMany;
 check ValidID first to answer 400 instead.
+
+Building an index runs on the write path: writes wait while a large collection is indexed.
+Index keys are decoded from the stored bytes, so an index always agrees with what readers see.
 
 One file has one writer process: bbolt's lock is exclusive, which is why the database's
 Deployment runs one replica with the Recreate strategy.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Doc is a JSON object as the store reads and writes it; numbers are float64.
@@ -50,6 +51,9 @@ var (
 // maxNameLen bounds collection and meta bucket names (bbolt allows far longer keys).
 const maxNameLen = 255
 
+// initialMmapSize is the size bbolt maps the file at from the start (see Open).
+const initialMmapSize = 1 << 30
+
 // Store holds the documents of one database in one bbolt file. It is safe for concurrent use.
 type Store struct {
 	db     *bolt.DB
@@ -77,8 +81,14 @@ func Open(path string, opts Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.OpenTimeout,
 		FreelistType: bolt.FreelistMapType,
+		// bbolt remaps the file when it outgrows the mapping, and a remap waits for every open
+		// read transaction (and blocks new ones) while it runs. Mapping 1 GiB up front means no
+		// remap until the file passes 1 GiB, so reads and writes do not wait on each other. It
+		// costs address space only: pages count as resident when touched, not when mapped,
+		// and on Linux the file itself still grows only as data is written.
+		InitialMmapSize: initialMmapSize,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: %s is locked by another process (gave up after %s; is another dbserver using this data dir?): %w",
 			path, opts.OpenTimeout, err)
 	}
@@ -92,6 +102,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketIndexes); err != nil {
 			return err
 		}
 		colls, err := tx.CreateBucketIfNotExists(bucketCollections)
@@ -210,9 +223,13 @@ func (s *Store) Insert(coll string, docs []Doc, user string) ([]Doc, error) {
 		}
 		// Keys grow (mostly) monotonically, so fuller pages waste less space.
 		b.FillPercent = 0.9
+		idx := collIndexes(tx, coll)
 		for i := range ids {
 			if err := b.Put(ids[i][:], vals[i]); err != nil {
 				return fmt.Errorf("store: writing %s/%s: %w", coll, ids[i], err)
+			}
+			if err := reindexRaw(idx, ids[i][:], nil, vals[i]); err != nil {
+				return fmt.Errorf("store: indexing %s/%s: %w", coll, ids[i], err)
 			}
 		}
 		return nil
@@ -274,6 +291,14 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 		if err != nil {
 			return clean(err)
 		}
+		if idx := collIndexes(tx, coll); len(idx) > 0 {
+			if err := indexDoc(idx, orig, key, false); err != nil {
+				return err
+			}
+			if err := reindexRaw(idx, key, nil, enc); err != nil {
+				return err
+			}
+		}
 		if err := b.Put(key, enc); err != nil {
 			return fmt.Errorf("store: writing %s/%s: %w", coll, id, err)
 		}
@@ -302,7 +327,8 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 		if v == nil {
 			return clean(notFound(coll, id))
 		}
-		if expectVersion >= 0 || allow != nil {
+		idx := collIndexes(tx, coll)
+		if expectVersion >= 0 || allow != nil || len(idx) > 0 {
 			d, err := decodeDoc(v)
 			if err != nil {
 				return clean(err)
@@ -314,6 +340,9 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 				if err := allow(d); err != nil {
 					return clean(err)
 				}
+			}
+			if err := indexDoc(idx, d, key, false); err != nil {
+				return err
 			}
 		}
 		if err := b.Delete(key); err != nil {
@@ -333,6 +362,7 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 		if b == nil {
 			return nil
 		}
+		idx := collIndexes(tx, coll)
 		for _, id := range ids {
 			key, ok := docKey(id)
 			if !ok {
@@ -342,13 +372,16 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 			if v == nil {
 				continue
 			}
-			if allow != nil {
+			if allow != nil || len(idx) > 0 {
 				d, err := decodeDoc(v)
 				if err != nil {
 					return err
 				}
-				if !allow(d) {
+				if allow != nil && !allow(d) {
 					continue
+				}
+				if err := indexDoc(idx, d, key, false); err != nil {
+					return err
 				}
 			}
 			if err := b.Delete(key); err != nil {
@@ -375,6 +408,7 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 			return nil
 		}
 		var keys [][]byte
+		var docs []Doc
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if v == nil {
@@ -386,11 +420,16 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 			}
 			if match(d) {
 				keys = append(keys, k)
+				docs = append(docs, d)
 			}
 		}
+		idx := collIndexes(tx, coll)
 		// Delete after the walk: deleting under a bbolt cursor can skip entries.
-		for _, k := range keys {
+		for i, k := range keys {
 			id := hex.EncodeToString(k)
+			if err := indexDoc(idx, docs[i], k, false); err != nil {
+				return err
+			}
 			if err := b.Delete(k); err != nil {
 				return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
 			}

@@ -91,7 +91,7 @@ func TestInsertSetsSystemFieldsAndDropsClientOnes(t *testing.T) {
 	if in["_id"] != "client-id" || len(in) != 5 {
 		t.Errorf("Insert modified its input: %v", in)
 	}
-	if ts := ObjectID(mustParse(t, id)).Time(); !ts.Equal(time.Date(2026, 3, 28, 11, 32, 19, 0, time.UTC)) {
+	if ts := mustParse(t, id).Time(); !ts.Equal(time.Date(2026, 3, 28, 11, 32, 19, 0, time.UTC)) {
 		t.Errorf("id time = %v, want the clock's second", ts)
 	}
 }
@@ -379,7 +379,7 @@ func TestConcurrentWritersAreAllAcknowledged(t *testing.T) {
 						return
 					}
 					if _, err := s.Update("load", id, 0, "api", nil); !errors.Is(err, ErrVersionMismatch) {
-						errs <- fmt.Errorf("stale update: %v, want ErrVersionMismatch", err)
+						errs <- fmt.Errorf("stale update: %w, want ErrVersionMismatch", err)
 						return
 					}
 				}

@@ -1,0 +1,490 @@
+// Package planner answers collection queries (GET /rest/<collection>) from the store, reading
+// as little as it can: through a secondary index when the query or its sort allows, in _id
+// order otherwise, and stopping early once the page is known.
+//
+// # Plans
+//
+// Execute picks the first that applies:
+//
+//  1. IDs: an equality or $in on _id reads those documents directly.
+//  2. IndexEq: an equality or $in on an indexed field reads the index entries of those values.
+//  3. IndexOrder with a range: a range ($gt $gte $lt $lte $bt) on the indexed field the query
+//     sorts by first walks that range in sort order.
+//  4. IndexRange: a range on another indexed field reads the index entries in that range.
+//  5. IndexOrder: a sort on an indexed field walks the whole index in sort order.
+//  6. Scan: everything else walks the collection in _id order.
+//
+// Plans 1, 2 and 4 gather candidate ids; when the sort is by _id they fetch them in _id order.
+// Plans that read in the sort's order (3, 5, and 6 or the gathered ids when the sort is by
+// _id) stop once skip+max documents have matched and the next document sorts strictly later,
+// unless the answer needs every match (totals, groupby, aggregate).
+//
+// Every candidate is still tested by the whole query, so an index changes how much is read,
+// never the answer. Candidates are matched on a partial decode of only the fields the query
+// (and Options.Allow) reads (store.DecodeFields). When the answer is a page of whole documents
+// (query.Request.Plain), the matches are sorted on a partial decode of their sort fields
+// (query.Request.PageOf) and the page is written from the stored JSON itself, without the
+// hidden system fields (store.AppendObjectWithout): documents are never decoded in full. Other
+// answers decode the matches in full and go through query.Request.Result. Both give the same
+// JSON values; the raw page keeps the stored form of strings, where <, > and & are escaped.
+//
+// # Cost
+//
+// Measured on the 2-core development machine with 500-byte documents (make bench prints the
+// same): the benchmark's indexed range query (n > X, sort n, max 20) examines 20 documents
+// whatever the collection's size, about 30µs in process and a p50 of 0.2-0.3ms over HTTP at
+// 10k, 100k and 1M documents; an unindexed query that must read all of 10k documents takes
+// about 5ms, against 15ms decoding every document with the store's decoder and 56ms with
+// json.Unmarshal.
+//
+// # Caveats
+//
+// Conditions on dates ({"$date": …}) and operands longer than store.MaxIndexValue bytes are
+// not served by an index (they scan or use another condition). An index is used for one
+// condition only; the others filter. Plan 4 may read more than a scan in sort order would
+// when the range is wide and max is small: the planner has no statistics to tell.
+package planner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/restkube/restkube/dbserver/query"
+	"github.com/restkube/restkube/dbserver/store"
+)
+
+// Kind names a plan.
+type Kind string
+
+// The plans, in the order Execute prefers them.
+const (
+	IDs        Kind = "ids"
+	IndexEq    Kind = "index-eq"
+	IndexOrder Kind = "index-order"
+	IndexRange Kind = "index-range"
+	Scan       Kind = "scan"
+)
+
+// Plan tells how a query was answered.
+type Plan struct {
+	Kind Kind
+	// Field is the indexed field used (empty for IDs and Scan).
+	Field string
+	// Examined counts the documents read and tested.
+	Examined int
+	// Stopped is true when reading ended before the candidates did (early stop).
+	Stopped bool
+	// Raw is true when the answer was written from the stored JSON (see the package doc).
+	Raw bool
+}
+
+// RawPage is the answer of totals=true written from stored JSON: query.Page's shape.
+type RawPage struct {
+	Data   json.RawMessage `json:"data"`
+	Totals query.Totals    `json:"totals"`
+}
+
+// Options adapt Execute to the caller.
+type Options struct {
+	// Allow, when set, hides documents the caller may not see (private collections); they
+	// count as non-matching.
+	Allow func(store.Doc) bool
+	// AllowFields names the top-level fields Allow reads, so candidates can be tested on a
+	// partial decode; nil makes Allow get whole documents.
+	AllowFields []string
+}
+
+// Execute answers req over the collection coll and returns the value of req.Result.
+func Execute(st *store.Store, coll string, req *query.Request, opts Options) (any, Plan, error) {
+	e := &exec{coll: coll, req: req, opts: opts, matched: []store.Doc{}}
+	e.setup()
+	err := st.View(func(sn *store.Snapshot) error {
+		e.sn = sn
+		return e.run()
+	})
+	if err != nil {
+		return nil, e.plan, fmt.Errorf("planner: querying %s: %w", coll, err)
+	}
+	if !e.raw {
+		return req.Result(e.matched), e.plan, nil
+	}
+	res, err := e.rawResult()
+	if err != nil {
+		return nil, e.plan, fmt.Errorf("planner: querying %s: %w", coll, err)
+	}
+	return res, e.plan, nil
+}
+
+// rawKey is the entry of a partially decoded match that points to its stored bytes in raws.
+// No query field can be named so: Execute checks.
+const rawKey = "\x00raw"
+
+// rawResult writes the page from the stored JSON of the matches.
+func (e *exec) rawResult() (any, error) {
+	page, total := e.req.PageOf(e.matched)
+	var drop []string
+	if !e.req.Metafields {
+		drop = query.SystemFields()
+	}
+	buf := make([]byte, 0, 2+len(page)*512)
+	buf = append(buf, '[')
+	for i, d := range page {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = store.AppendObjectWithout(buf, e.raws[d[rawKey].(int)], drop); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, ']')
+	if e.req.Totals {
+		return RawPage{Data: buf, Totals: query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}}, nil
+	}
+	return json.RawMessage(buf), nil
+}
+
+type exec struct {
+	sn   *store.Snapshot
+	coll string
+	req  *query.Request
+	opts Options
+
+	fields  []string // fields for the partial decode; nil: decode in full
+	limit   int      // matches after which an ordered read may stop; -1: never
+	matched []store.Doc
+	raw     bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
+	raws    [][]byte // stored bytes of the matches, when raw
+	plan    Plan
+}
+
+func (e *exec) setup() {
+	e.limit = -1
+	r := e.req
+	if !r.Totals && len(r.GroupBy) == 0 && len(r.Aggregates) == 0 {
+		e.limit = r.Skip + r.Max
+	}
+	if len(r.Filter) > 0 || e.opts.Allow != nil && e.opts.AllowFields == nil {
+		return
+	}
+	f, ok := r.Match.Fields()
+	if !ok {
+		return
+	}
+	add := func(list []string) {
+		for _, a := range list {
+			if !slices.Contains(f, a) {
+				f = append(f, a)
+			}
+		}
+	}
+	add(e.opts.AllowFields)
+	if r.Plain() {
+		add(r.SortFields())
+		e.raw = !slices.Contains(f, rawKey)
+		e.plan.Raw = e.raw
+	}
+	if len(f) > 0 {
+		e.fields = f
+	}
+}
+
+func (e *exec) sortKey() query.SortKey {
+	if len(e.req.Sort) == 0 {
+		return query.SortKey{Field: store.FieldID, Dir: 1}
+	}
+	return e.req.Sort[0]
+}
+
+// full reports whether the early-stop limit is reached.
+func (e *exec) full() bool { return e.limit >= 0 && len(e.matched) >= e.limit }
+
+// consider tests one stored document and keeps it if it matches.
+func (e *exec) consider(raw []byte) error {
+	if raw == nil {
+		return nil
+	}
+	e.plan.Examined++
+	if e.fields != nil {
+		p, err := store.DecodeFields(raw, e.fields)
+		if err != nil {
+			return err
+		}
+		if e.opts.Allow != nil && !e.opts.Allow(p) || !e.req.Match.Match(p) {
+			return nil
+		}
+		if e.raw {
+			p[rawKey] = len(e.raws)
+			e.raws = append(e.raws, bytes.Clone(raw))
+			e.matched = append(e.matched, p)
+			return nil
+		}
+		d, err := store.DecodeDoc(raw)
+		if err != nil {
+			return err
+		}
+		e.matched = append(e.matched, d)
+		return nil
+	}
+	d, err := store.DecodeDoc(raw)
+	if err != nil {
+		return err
+	}
+	if e.opts.Allow != nil && !e.opts.Allow(d) || !e.req.Matches(d) {
+		return nil
+	}
+	e.matched = append(e.matched, d)
+	return nil
+}
+
+func (e *exec) run() error {
+	conds := e.req.Match.IndexConditions()
+	sk := e.sortKey()
+	// 1. _id equality.
+	for _, c := range conds {
+		if c.Field == store.FieldID && c.Eq != nil {
+			e.plan.Kind = IDs
+			return e.fetch(idsOf(c.Eq))
+		}
+	}
+	// 2. Equality on an indexed field, the fewest values first.
+	var best *query.Condition
+	for i, c := range conds {
+		if c.Eq != nil && e.usable(c) && (best == nil || len(c.Eq) < len(best.Eq)) {
+			best = &conds[i]
+		}
+	}
+	if best != nil {
+		e.plan.Kind, e.plan.Field = IndexEq, best.Field
+		var ranges []store.KeyRange
+		for _, v := range best.Eq {
+			enc := store.EncodeIndexValue(v)
+			ranges = append(ranges, store.KeyRange{Low: enc, High: enc, LowIncl: true, HighIncl: true})
+		}
+		return e.fetch(e.gather(best.Field, ranges))
+	}
+	// 3. A range on the indexed sort field.
+	for _, c := range conds {
+		if c.Field == sk.Field && e.usable(c) {
+			e.plan.Kind, e.plan.Field = IndexOrder, c.Field
+			r := rangeOf(c)
+			return e.ordered(c.Field, &r, sk.Dir < 0)
+		}
+	}
+	// 4. A range on another indexed field, two-sided first.
+	var rc *query.Condition
+	for i, c := range conds {
+		if e.usable(c) && (rc == nil || rc.Low == nil || rc.High == nil) {
+			rc = &conds[i]
+		}
+	}
+	if rc != nil {
+		e.plan.Kind, e.plan.Field = IndexRange, rc.Field
+		return e.fetch(e.gather(rc.Field, []store.KeyRange{rangeOf(*rc)}))
+	}
+	// 5. Sort by an indexed field.
+	if sk.Field != store.FieldID && e.limit >= 0 && e.sn.Indexed(e.coll, sk.Field) {
+		e.plan.Kind, e.plan.Field = IndexOrder, sk.Field
+		return e.ordered(sk.Field, nil, sk.Dir < 0)
+	}
+	// 6. Scan in _id order.
+	e.plan.Kind = Scan
+	byID := sk.Field == store.FieldID
+	var err error
+	e.sn.Docs(e.coll, byID && sk.Dir < 0, func(_, raw []byte) bool {
+		if byID && e.full() {
+			e.plan.Stopped = true
+			return false
+		}
+		err = e.consider(raw)
+		return err == nil
+	})
+	return err
+}
+
+// usable reports whether an index can serve c: the field is indexed, no operand is a date
+// (dates match ISO strings by time, not by string order), every operand encodes within
+// store.MaxIndexValue, and a range's bounds have one type.
+func (e *exec) usable(c query.Condition) bool {
+	if c.Field == store.FieldID || !e.sn.Indexed(e.coll, c.Field) {
+		return false
+	}
+	ok := func(v any) bool {
+		if _, isTime := v.(time.Time); isTime {
+			return false
+		}
+		return len(store.EncodeIndexValue(v)) < store.MaxIndexValue
+	}
+	for _, v := range c.Eq {
+		if !ok(v) {
+			return false
+		}
+	}
+	if c.Eq != nil {
+		return true
+	}
+	if c.Low != nil && !ok(c.Low) || c.High != nil && !ok(c.High) {
+		return false
+	}
+	if c.Low != nil && c.High != nil {
+		// Mixed types ($bt:[1,"z"]) match nothing under type bracketing; a scan says so.
+		return store.EncodeIndexValue(c.Low)[0] == store.EncodeIndexValue(c.High)[0]
+	}
+	return c.Low != nil || c.High != nil
+}
+
+// rangeOf turns a range condition into index bounds; an open side stops at the end of the
+// operand's type, since comparisons match only values of their operand's type.
+func rangeOf(c query.Condition) store.KeyRange {
+	var r store.KeyRange
+	if c.Low != nil {
+		r.Low, r.LowIncl = store.EncodeIndexValue(c.Low), c.LowIncl
+	} else {
+		r.Low, _ = store.TypeRange(c.High)
+		r.LowIncl = true
+	}
+	if c.High != nil {
+		r.High, r.HighIncl = store.EncodeIndexValue(c.High), c.HighIncl
+	} else {
+		_, r.High = store.TypeRange(c.Low)
+	}
+	return r
+}
+
+func idsOf(vals []any) [][]byte {
+	var ids [][]byte
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if id, err := store.ParseObjectID(s); err == nil {
+			ids = append(ids, id[:])
+		}
+	}
+	return ids
+}
+
+// gather collects the ids of the entries of both kinds in the ranges, without duplicates,
+// sorted.
+func (e *exec) gather(field string, ranges []store.KeyRange) [][]byte {
+	seen := map[store.ObjectID]bool{}
+	var ids [][]byte
+	add := func(_, id []byte) bool {
+		oid := store.ObjectID(id)
+		if !seen[oid] {
+			seen[oid] = true
+			ids = append(ids, oid[:])
+		}
+		return true
+	}
+	for _, r := range ranges {
+		e.sn.IndexScan(e.coll, field, store.IndexWhole, r, false, add)
+		e.sn.IndexScan(e.coll, field, store.IndexElements, r, false, add)
+	}
+	return ids
+}
+
+// fetch reads the documents of ids (any order, duplicates allowed); in _id order, stopping
+// early, when the sort is by _id.
+func (e *exec) fetch(ids [][]byte) error {
+	slices.SortFunc(ids, bytes.Compare)
+	ids = slices.CompactFunc(ids, bytes.Equal)
+	sk := e.sortKey()
+	byID := sk.Field == store.FieldID
+	if byID && sk.Dir < 0 {
+		slices.Reverse(ids)
+	}
+	for _, id := range ids {
+		if byID && e.full() {
+			e.plan.Stopped = true
+			return nil
+		}
+		if err := e.consider(e.sn.Raw(e.coll, id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ordered reads the documents of an indexed field in sort order (descending when reverse),
+// restricted to r when it is not nil, and stops at the first new value once the page is full.
+// With a range, documents whose value is not a scalar (arrays, and several values where the
+// path fans out over arrays) sort as arrays, so their elements that fall in the range are
+// read as one group at the arrays' place in the order.
+func (e *exec) ordered(field string, r *store.KeyRange, reverse bool) error {
+	var whole store.KeyRange
+	if r != nil {
+		whole = *r
+	}
+	var err error
+	stream := func() bool {
+		var cur []byte
+		started := false
+		stopped := false
+		e.sn.IndexScan(e.coll, field, store.IndexWhole, whole, reverse, func(val, id []byte) bool {
+			if !started || !bytes.Equal(val, cur) {
+				if e.full() {
+					stopped = true
+					return false
+				}
+				cur, started = append(cur[:0], val...), true
+			}
+			err = e.consider(e.sn.Raw(e.coll, id))
+			return err == nil
+		})
+		return stopped
+	}
+	arrays := func() error {
+		if e.full() {
+			return nil
+		}
+		ids := e.gatherKind(field, *r)
+		for _, id := range ids {
+			if err := e.consider(e.sn.Raw(e.coll, id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if r == nil {
+		e.plan.Stopped = stream()
+		return err
+	}
+	// Arrays sort above every scalar type but booleans.
+	arraysFirst := (r.Low[0] > store.EncodeIndexValue([]any{})[0]) != reverse
+	if arraysFirst {
+		if err := arrays(); err != nil {
+			return err
+		}
+		e.plan.Stopped = stream()
+		return err
+	}
+	e.plan.Stopped = stream()
+	if err != nil {
+		return err
+	}
+	if e.full() {
+		e.plan.Stopped = true
+		return nil
+	}
+	return arrays()
+}
+
+// gatherKind collects, without duplicates, the ids of the element entries in r.
+func (e *exec) gatherKind(field string, r store.KeyRange) [][]byte {
+	seen := map[store.ObjectID]bool{}
+	var ids [][]byte
+	e.sn.IndexScan(e.coll, field, store.IndexElements, r, false, func(_, id []byte) bool {
+		oid := store.ObjectID(id)
+		if !seen[oid] {
+			seen[oid] = true
+			ids = append(ids, oid[:])
+		}
+		return true
+	})
+	return ids
+}

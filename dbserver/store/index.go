@@ -1,0 +1,329 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/restkube/restkube/dbserver/query"
+)
+
+// Secondary indexes. Each index is a bbolt bucket "indexes"/<collection>/<path> holding only
+// keys (empty values), of two kinds:
+//
+//   - IndexWhole: kind, the encoding of query.SortValue(doc, path) (the value Result sorts by;
+//     null when missing), the 12-byte id. Every document has exactly one, so walking the kind in
+//     order lists the whole collection in sort order.
+//   - IndexElements: kind, the encoding of one scalar, the id; only for documents whose sort
+//     value is not a scalar (an array, or several values where the path fans out). It lists each
+//     number, string and boolean that query.PathValues reaches, and the scalar elements of the
+//     arrays it reaches: every value a scalar condition can match through MongoDB's array rule
+//     (multikey). A document is listed once per distinct element.
+//
+// The set of indexes is the set of buckets, so writers and readers learn it from their own
+// transaction and can never disagree with the data they see. Every write that changes a
+// document changes its index entries in the same transaction.
+
+// Index kinds, the first byte of every index key.
+const (
+	IndexWhole    byte = 'v'
+	IndexElements byte = 'e'
+)
+
+var bucketIndexes = []byte("indexes")
+
+const idLen = len(ObjectID{})
+
+type indexRef struct {
+	path string
+	b    *bolt.Bucket
+}
+
+// collIndexes returns the index buckets of coll in tx (none when there are none).
+func collIndexes(tx *bolt.Tx, coll string) []indexRef {
+	root := tx.Bucket(bucketIndexes)
+	if root == nil {
+		return nil
+	}
+	cb := root.Bucket([]byte(coll))
+	if cb == nil {
+		return nil
+	}
+	var out []indexRef
+	_ = cb.ForEachBucket(func(name []byte) error {
+		out = append(out, indexRef{path: string(name), b: cb.Bucket(name)})
+		return nil
+	})
+	return out
+}
+
+// indexKeys returns the keys of d's entries in the index on path.
+func indexKeys(d Doc, path string, id []byte) [][]byte {
+	whole := query.SortValue(d, path)
+	keys := [][]byte{indexKey(IndexWhole, EncodeIndexValue(whole), id)}
+	if isIndexScalar(whole) || whole == nil {
+		return keys
+	}
+	seen := map[string]bool{}
+	add := func(v any) {
+		if !isIndexScalar(v) {
+			return
+		}
+		enc := EncodeIndexValue(v)
+		if seen[string(enc)] {
+			return
+		}
+		seen[string(enc)] = true
+		keys = append(keys, indexKey(IndexElements, enc, id))
+	}
+	for _, v := range query.PathValues(d, path) {
+		if arr, ok := v.([]any); ok {
+			for _, e := range arr {
+				add(e)
+			}
+			continue
+		}
+		add(v)
+	}
+	return keys
+}
+
+func indexKey(kind byte, enc, id []byte) []byte {
+	enc = cutIndexValue(enc)
+	k := make([]byte, 0, 1+len(enc)+len(id))
+	k = append(k, kind)
+	k = append(k, enc...)
+	return append(k, id...)
+}
+
+// indexDoc adds (add=true) or removes d's entries in every index of the collection.
+func indexDoc(idx []indexRef, d Doc, id []byte, add bool) error {
+	for _, ix := range idx {
+		for _, k := range indexKeys(d, ix.path, id) {
+			var err error
+			if add {
+				err = ix.b.Put(k, nil)
+			} else {
+				err = ix.b.Delete(k)
+			}
+			if err != nil {
+				return fmt.Errorf("store: index %q: %w", ix.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// reindexRaw replaces the entries of a document whose stored bytes change from oldRaw (nil:
+// none) to newRaw (nil: deleted). Both are decoded here so that the index sees exactly what a
+// reader decodes.
+func reindexRaw(idx []indexRef, id, oldRaw, newRaw []byte) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	if oldRaw != nil {
+		d, err := decodeDoc(oldRaw)
+		if err != nil {
+			return err
+		}
+		if err := indexDoc(idx, d, id, false); err != nil {
+			return err
+		}
+	}
+	if newRaw != nil {
+		d, err := decodeDoc(newRaw)
+		if err != nil {
+			return err
+		}
+		if err := indexDoc(idx, d, id, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidIndexPath reports whether path can name an index: a non-empty dot path without empty
+// segments, short enough for a bucket name. "_id" needs no index (key order is _id order).
+func ValidIndexPath(path string) bool {
+	if path == "" || len(path) > maxNameLen || path == FieldID {
+		return false
+	}
+	return !slices.Contains(strings.Split(path, "."), "")
+}
+
+// SetIndexes makes the indexes of the whole database exactly want (collection → paths): it
+// builds the missing ones from the stored documents and drops the rest, in one transaction,
+// so queries see either the old set or the new one. Invalid paths (see ValidIndexPath) are
+// ignored. Building runs on the write path: writes wait for it.
+func (s *Store) SetIndexes(want map[string][]string) error {
+	clean := map[string][]string{}
+	for coll, paths := range want {
+		if !validName(coll) {
+			continue
+		}
+		for _, p := range paths {
+			if ValidIndexPath(p) && !slices.Contains(clean[coll], p) {
+				clean[coll] = append(clean[coll], p)
+			}
+		}
+	}
+	// Settings reloads call this with an unchanged set most of the time: answer from a read
+	// transaction instead of committing (and fsyncing) an empty write.
+	have, err := s.Indexes()
+	if err == nil && sameIndexes(have, clean) {
+		return nil
+	}
+	return s.writer.write(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(bucketIndexes)
+		if err != nil {
+			return fmt.Errorf("store: creating the index bucket: %w", err)
+		}
+		// Drop what is not wanted.
+		var dropColls [][]byte
+		err = root.ForEachBucket(func(name []byte) error {
+			paths, ok := clean[string(name)]
+			if !ok {
+				dropColls = append(dropColls, slices.Clone(name))
+				return nil
+			}
+			cb := root.Bucket(name)
+			var drop [][]byte
+			_ = cb.ForEachBucket(func(p []byte) error {
+				if !slices.Contains(paths, string(p)) {
+					drop = append(drop, slices.Clone(p))
+				}
+				return nil
+			})
+			for _, p := range drop {
+				if err := cb.DeleteBucket(p); err != nil {
+					return fmt.Errorf("store: dropping index %s.%s: %w", name, p, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range dropColls {
+			if err := root.DeleteBucket(c); err != nil {
+				return fmt.Errorf("store: dropping the indexes of %s: %w", c, err)
+			}
+		}
+		// Build what is missing.
+		colls := make([]string, 0, len(clean))
+		for c := range clean {
+			colls = append(colls, c)
+		}
+		sort.Strings(colls)
+		for _, coll := range colls {
+			cb, err := root.CreateBucketIfNotExists([]byte(coll))
+			if err != nil {
+				return fmt.Errorf("store: creating the indexes of %s: %w", coll, err)
+			}
+			for _, p := range clean[coll] {
+				if cb.Bucket([]byte(p)) != nil {
+					continue
+				}
+				ib, err := cb.CreateBucket([]byte(p))
+				if err != nil {
+					return fmt.Errorf("store: creating index %s.%s: %w", coll, p, err)
+				}
+				if err := buildIndex(tx, coll, indexRef{path: p, b: ib}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func sameIndexes(have, want map[string][]string) bool {
+	n := 0
+	for coll, paths := range want {
+		if len(paths) == 0 {
+			continue
+		}
+		n++
+		h := have[coll]
+		if len(h) != len(paths) {
+			return false
+		}
+		for _, p := range paths {
+			if !slices.Contains(h, p) {
+				return false
+			}
+		}
+	}
+	return n == len(have)
+}
+
+func buildIndex(tx *bolt.Tx, coll string, ix indexRef) error {
+	b := collBucket(tx, coll)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue
+		}
+		d, err := decodeDoc(v)
+		if err != nil {
+			return fmt.Errorf("store: building index %s.%s: %s/%x: %w", coll, ix.path, coll, k, err)
+		}
+		if err := indexDoc([]indexRef{ix}, d, k, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Indexes returns the indexes that exist (collection → sorted paths).
+func (s *Store) Indexes() (map[string][]string, error) {
+	out := map[string][]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketIndexes)
+		if root == nil {
+			return nil
+		}
+		return root.ForEachBucket(func(name []byte) error {
+			var paths []string
+			_ = root.Bucket(name).ForEachBucket(func(p []byte) error {
+				paths = append(paths, string(p))
+				return nil
+			})
+			if len(paths) > 0 {
+				out[string(name)] = paths
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// KeyRange bounds index values (encodings from EncodeIndexValue). A nil Low starts at the
+// first value, a nil High runs to the last.
+type KeyRange struct {
+	Low, High         []byte
+	LowIncl, HighIncl bool
+}
+
+func (r KeyRange) aboveLow(v []byte) bool {
+	if r.Low == nil {
+		return true
+	}
+	c := bytes.Compare(v, r.Low)
+	return c > 0 || c == 0 && r.LowIncl
+}
+
+func (r KeyRange) belowHigh(v []byte) bool {
+	if r.High == nil {
+		return true
+	}
+	c := bytes.Compare(v, r.High)
+	return c < 0 || c == 0 && r.HighIncl
+}

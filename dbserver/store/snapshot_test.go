@@ -1,0 +1,58 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWritesDoNotWaitForAnOpenRead holds a read transaction open while writes grow the file
+// by megabytes. bbolt remaps a growing file, and a remap waits for every open reader; with
+// the file mapped large from the start (InitialMmapSize) no remap happens and the writes go
+// through while the reader is still open.
+func TestWritesDoNotWaitForAnOpenRead(t *testing.T) {
+	s := openTest(t, Options{})
+	mustInsert(t, s, "c", Doc{"n": 1.0})
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	readDone := make(chan int)
+	go func() {
+		n := 0
+		_ = s.View(func(sn *Snapshot) error {
+			close(holding)
+			<-release
+			// The snapshot still sees the state from before the writes.
+			sn.Docs("c", false, func(_, _ []byte) bool { n++; return true })
+			return nil
+		})
+		readDone <- n
+	}()
+	<-holding
+	wrote := make(chan error, 1)
+	go func() {
+		big := strings.Repeat("x", 64<<10)
+		for i := 0; i < 100; i++ { // about 6.5 MB
+			if _, err := s.Insert("c", []Doc{{"big": big}}, "api"); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatalf("Insert: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		close(release)
+		t.Fatal("writes waited for an open read transaction")
+	}
+	close(release)
+	if n := <-readDone; n != 1 {
+		t.Fatalf("the open snapshot saw %d documents, want the 1 from before the writes", n)
+	}
+	if n := count(t, s, "c"); n != 101 {
+		t.Fatalf("after the writes: %d documents, want 101", n)
+	}
+}
