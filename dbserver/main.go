@@ -123,6 +123,16 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		}
 	}()
 
+	// Indexes follow the settings: built when declared, dropped when removed, also on reload.
+	if err := syncIndexes(st, src.Current()); err != nil {
+		return err
+	}
+	src.OnChange(func(c *settings.Config) {
+		if err := syncIndexes(st, c); err != nil {
+			logger.Error("updating indexes after a settings change", "error", err.Error())
+		}
+	})
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var draining atomic.Bool
@@ -252,4 +262,18 @@ func ensureKey(path string) (key string, created bool, err error) {
 		return "", false, fmt.Errorf("closing key file: %w", err)
 	}
 	return key, true, nil
+}
+
+// syncIndexes makes the store's secondary indexes those that cfg's collections declare.
+func syncIndexes(st *store.Store, cfg *settings.Config) error {
+	want := map[string][]string{}
+	for _, c := range cfg.Settings.Collections {
+		if len(c.Indexes) > 0 {
+			want[c.Name] = c.Indexes
+		}
+	}
+	if err := st.SetIndexes(want); err != nil {
+		return fmt.Errorf("building indexes: %w", err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -442,4 +443,59 @@ func TestHeldLockFailsFast(t *testing.T) {
 		t.Errorf("unclear message: %s", out)
 	}
 	p.stop()
+}
+
+// planOf is how the server answered GET path: the X-Restkube-Plan header.
+func (p *proc) planOf(path, key string) string {
+	p.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, p.addr+path, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("x-apikey", key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("GET %s: %v", path, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		p.t.Fatalf("GET %s: %d", path, res.StatusCode)
+	}
+	return res.Header.Get("X-Restkube-Plan")
+}
+
+// TestIndexesFollowSettings: an index declared in settings.json is built for the documents
+// already stored and used by queries; removing it from settings drops it, without a restart.
+func TestIndexesFollowSettings(t *testing.T) {
+	cfgDir := t.TempDir()
+	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{}`)
+	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
+
+	var docs []string
+	for i := range 50 {
+		docs = append(docs, fmt.Sprintf(`{"n":%d}`, i))
+	}
+	if s := p.status("POST", "/rest/things", oldKey, "["+strings.Join(docs, ",")+"]"); s != 201 {
+		t.Fatalf("bulk create: %d", s)
+	}
+	q := "/rest/things?q=" + url.QueryEscape(`{"n":{"$gte":45}}`) + "&sort=n"
+	if plan := p.planOf(q, oldKey); !strings.HasPrefix(plan, "scan") || !strings.Contains(plan, "examined=50") {
+		t.Fatalf("without an index the query must scan all 50 documents, got plan %q", plan)
+	}
+
+	replaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"collections":[{"name":"things","indexes":["n"]}]}`)
+	eventually(t, 10*time.Second, "the index on n used", func() bool {
+		return strings.Contains(p.planOf(q, oldKey), "field=n examined=5")
+	})
+
+	replaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{}`)
+	eventually(t, 10*time.Second, "the index dropped", func() bool {
+		return strings.HasPrefix(p.planOf(q, oldKey), "scan")
+	})
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0:\n%s", code, p.logs())
+	}
 }

@@ -86,9 +86,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			d := s.now().Sub(start)
 			route := routeOf(r)
 			s.metrics.observe(route, r.Method, status, d)
-			level := slog.LevelInfo
-			if status >= 500 {
+			// One line per request at info would cost a busy database about 40% of its
+			// throughput (measured with make bench): successes log at debug, client errors
+			// at info, server errors at error.
+			level := slog.LevelDebug
+			switch {
+			case status >= 500:
 				level = slog.LevelError
+			case status >= 400:
+				level = slog.LevelInfo
 			}
 			s.log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),

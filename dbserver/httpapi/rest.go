@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/planner"
 	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
@@ -142,17 +143,20 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 	if err != nil {
 		return err
 	}
-	matched := []store.Doc{}
-	err = s.store.Scan(req.t.coll, func(d store.Doc) bool {
-		if req.g.sees(d) && q.Matches(d) {
-			matched = append(matched, d)
-		}
-		return true
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("scanning %s: %w", req.t.coll, err)
+	var opts planner.Options
+	if req.g.private {
+		opts = planner.Options{Allow: req.g.sees, AllowFields: []string{store.FieldCreatedBy}}
 	}
-	writeJSON(w, http.StatusOK, q.Result(matched))
+	res, plan, err := planner.Execute(s.store, req.t.coll, q, opts)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("querying %s: %w", req.t.coll, err)
+	}
+	if err != nil {
+		res = []any{}
+	}
+	// How the query was answered, for clients tuning their indexes (an "explain" in a header).
+	w.Header().Set(PlanHeader, planSummary(plan))
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -442,4 +446,16 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("unexpected %s (at byte %d)", te.Value, te.Offset)
 	}
 	return "malformed"
+}
+
+// PlanHeader names the response header of GET /rest/<collection> that tells how the query was
+// answered: the plan, the indexed field it used, and how many documents it examined.
+const PlanHeader = "X-Restkube-Plan"
+
+func planSummary(p planner.Plan) string {
+	out := string(p.Kind)
+	if p.Field != "" {
+		out += " field=" + p.Field
+	}
+	return out + " examined=" + strconv.Itoa(p.Examined)
 }

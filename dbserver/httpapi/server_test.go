@@ -118,7 +118,7 @@ func newEnv(t *testing.T, modify ...func(*Options)) *env {
 	opts := Options{
 		Store:    st,
 		Settings: e.src,
-		Logger:   slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Logger:   slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry: e.reg,
 		Bearer:   fakeBearer{},
 		Ready:    func() error { return e.ready },
@@ -626,6 +626,15 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	logs := e.logs.String()
 	if !strings.Contains(logs, `"route":"/rest/{coll}"`) || !strings.Contains(logs, `"status":200`) {
 		t.Fatalf("request logs missing: %s", logs)
+	}
+	// Successes log at debug (cheap when off), client errors at info.
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		switch {
+		case strings.Contains(line, `"status":200`) && !strings.Contains(line, `"level":"DEBUG"`):
+			t.Errorf("a 200 not logged at debug: %s", line)
+		case strings.Contains(line, `"status":401`) && !strings.Contains(line, `"level":"INFO"`):
+			t.Errorf("a 401 not logged at info: %s", line)
+		}
 	}
 	for _, secret := range []string{fullKey, "Bearer", "apikey"} {
 		if strings.Contains(logs, secret) {
