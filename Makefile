@@ -54,8 +54,12 @@ fuzz: ## Fuzz the query parser for a bounded time.
 	go test ./dbserver/query -run '^$$' -fuzz FuzzParseQuery -fuzztime 60s
 
 .PHONY: bench
-bench: ## Run the benchmarks.
-	go test ./dbserver/... -run '^$$' -bench . -benchmem
+bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FLAGS=-max-docs=100000 for a quick run).
+	go run ./bench $(BENCH_FLAGS)
+
+.PHONY: bench-smoke
+bench-smoke: ## Run the benchmark harness with tiny counts (a few seconds; also part of make test).
+	go test ./bench -run TestSmoke -count=1
 
 ##@ Generated code and manifests
 
