@@ -156,7 +156,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if raw, ok := v.(json.RawMessage); ok {
 		// Already JSON (a page written from the stored documents): re-validating it through
 		// the encoder cost about a tenth of an indexed query's CPU.
-		_, _ = w.Write(append(raw, '\n'))
+		// Served as application/json, never as HTML: gosec's taint check cannot see the header.
+		_, _ = w.Write(raw) //nolint:gosec // JSON body with a JSON content type
+		_, _ = w.Write([]byte{'\n'})
 		return
 	}
 	enc := json.NewEncoder(w)

@@ -130,7 +130,7 @@ func TestNumberKinds(t *testing.T) {
 		"json.Number": {json.Number("9.5"), 9.5},
 	}
 	for name, tc := range tests {
-		got, ok := number(tc.v)
+		got, ok := Number(tc.v)
 		if !ok || got != tc.want {
 			t.Errorf("%s: number = %v, %v; want %v", name, got, ok, tc.want)
 		}
@@ -138,10 +138,10 @@ func TestNumberKinds(t *testing.T) {
 			t.Errorf("%s: not ranked as a number", name)
 		}
 	}
-	if _, ok := number(json.Number("x")); ok {
+	if _, ok := Number(json.Number("x")); ok {
 		t.Error("a bad json.Number converted")
 	}
-	if _, ok := number("1"); ok {
+	if _, ok := Number("1"); ok {
 		t.Error("a string converted to a number")
 	}
 }

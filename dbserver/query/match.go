@@ -269,7 +269,7 @@ func (p *parser) operators(field string, ops map[string]any, depth int) (pred, e
 				return nil, errorf(field, op, "is only allowed beside $regex")
 			}
 		case "$size":
-			n, ok := number(v)
+			n, ok := Number(v)
 			if !ok || n < 0 || n != math.Trunc(n) {
 				return nil, errorf(field, op, "needs a non-negative integer")
 			}

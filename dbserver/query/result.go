@@ -191,7 +191,7 @@ func (r *Request) aggregate(docs []map[string]any) map[string]any {
 		var n int
 		var lo, hi float64
 		for _, d := range docs {
-			x, ok := number(valueAt(d, parts))
+			x, ok := Number(valueAt(d, parts))
 			if !ok {
 				continue
 			}

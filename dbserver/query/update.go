@@ -97,14 +97,14 @@ func applyOne(doc map[string]any, op, path string, parts []string, v any) error 
 	case "$set":
 		return parent.set(op, path, last, v)
 	case "$inc":
-		n, ok := number(v)
+		n, ok := Number(v)
 		if !ok {
 			return errorf(path, op, "needs a number")
 		}
 		if !exists {
 			return parent.set(op, path, last, n)
 		}
-		c, ok := number(cur)
+		c, ok := Number(cur)
 		if !ok {
 			return errorf(path, op, "the field holds a non-number")
 		}

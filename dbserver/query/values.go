@@ -42,9 +42,10 @@ func rank(v any) int {
 	return rankOther
 }
 
-// number converts any numeric representation to float64; documents decoded with
-// encoding/json hold float64, but callers may build documents by hand.
-func number(v any) (float64, bool) {
+// Number converts any numeric representation to float64; documents decoded with
+// encoding/json hold float64, but callers may build documents by hand. The store's index
+// encoding uses it too, so both order numbers alike.
+func Number(v any) (float64, bool) {
 	switch n := v.(type) {
 	case float64:
 		return n, true
@@ -80,8 +81,8 @@ func Compare(a, b any) int {
 	}
 	switch ra {
 	case rankNumber:
-		x, _ := number(a)
-		y, _ := number(b)
+		x, _ := Number(a)
+		y, _ := Number(b)
 		return cmp.Compare(x, y)
 	case rankString:
 		return strings.Compare(a.(string), b.(string))

@@ -2,9 +2,10 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"math"
 	"slices"
+
+	"github.com/restkube/restkube/dbserver/query"
 )
 
 // Index keys encode a JSON value so that bytewise order is MongoDB's cross-type order, the
@@ -74,7 +75,7 @@ func appendIndexValue(b []byte, v any) []byte {
 		}
 		return append(b, memberEnd)
 	}
-	if f, ok := toFloat(v); ok {
+	if f, ok := query.Number(v); ok {
 		return appendIndexNumber(append(b, tagNumber), f)
 	}
 	return append(b, tagNull)
@@ -108,31 +109,6 @@ func appendIndexNumber(b []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(b, u)
 }
 
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
 // TypeRange returns the bounds of all encodings of v's type: [tag, tag+1). A comparison
 // operator matches only values of its operand's type, so its index range stops there.
 func TypeRange(v any) (low, high []byte) {
@@ -147,7 +123,7 @@ func isIndexScalar(v any) bool {
 	case string, bool:
 		return true
 	}
-	_, ok := toFloat(v)
+	_, ok := query.Number(v)
 	return ok
 }
 
