@@ -161,15 +161,46 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error {
-	d, err := s.visible(req)
+	if r.URL.Query().Get("metafields") == "true" {
+		d, err := s.visible(req)
+		if err != nil {
+			return err
+		}
+		setETag(w, d)
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	}
+	// The common read answers from the stored bytes: only _version (the ETag) and _createdby
+	// (private collections) are decoded, the rest is copied without the hidden system fields.
+	id, err := store.ParseObjectID(req.t.id)
 	if err != nil {
+		return NewError(http.StatusBadRequest, "invalid id %q: ids are 24 lowercase hex characters", truncate(req.t.id))
+	}
+	var (
+		out     []byte
+		version int64
+	)
+	err = s.store.View(func(sn *store.Snapshot) error {
+		raw := sn.Raw(req.t.coll, id[:])
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		meta, err := store.DecodeFields(raw, []string{store.FieldVersion, store.FieldCreatedBy})
+		if err != nil {
+			return err
+		}
+		if !req.g.sees(meta) {
+			return store.ErrNotFound
+		}
+		version = store.Version(meta)
+		out, err = store.AppendObjectWithout(make([]byte, 0, len(raw)), raw, query.SystemFields())
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s/%s: %w", req.t.coll, req.t.id, err)
 	}
-	setETag(w, d)
-	if r.URL.Query().Get("metafields") != "true" {
-		d = withoutMeta(d)
-	}
-	writeJSON(w, http.StatusOK, d)
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
+	writeJSON(w, http.StatusOK, json.RawMessage(out))
 	return nil
 }
 
@@ -377,17 +408,6 @@ func parseIfMatch(h string) (int64, bool) {
 
 func setETag(w http.ResponseWriter, d store.Doc) {
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(store.Version(d), 10)))
-}
-
-// withoutMeta keeps _id and the user's fields.
-func withoutMeta(d store.Doc) store.Doc {
-	out := make(store.Doc, len(d))
-	for k, v := range d {
-		if k == store.FieldID || !store.IsSystemField(k) {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // userFields drops every top-level field a client may not set (those starting with "_").
