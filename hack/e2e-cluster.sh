@@ -176,6 +176,28 @@ setup_network() {
   modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
   sysctl -qw net.ipv4.ip_forward=1
+  # The cluster's address ranges must never be routed off this machine: a ClusterIP that
+  # kube-proxy has not programmed yet (or no longer) would otherwise follow the default route
+  # out of the primary interface, and a real host there may answer (seen: an off-machine web
+  # server answering for a ClusterIP). Two guards, each enough on its own:
+  # - routes: the Service and pod ranges point at our local interface (the pod range with a
+  #   high metric, so the CNI bridge's own route wins once it exists); packets that are not
+  #   rewritten to a pod die there. The routes go away with the interface.
+  ip route replace "$SERVICE_CIDR" dev "$NODE_IFACE"
+  ip route replace "$POD_CIDR" dev "$NODE_IFACE" metric 4000
+  # - a firewall: anything from this machine to those ranges or the node address that would
+  #   leave through another interface is rejected locally (callers see "connection refused"
+  #   and retry, instead of talking to a stranger).
+  iptables -N RKE2E-EGRESS 2>/dev/null || true
+  iptables -F RKE2E-EGRESS
+  local dst
+  for dst in "$SERVICE_CIDR" "$POD_CIDR" "$NODE_IP/32"; do
+    iptables -A RKE2E-EGRESS -d "$dst" -o lo -j RETURN
+    iptables -A RKE2E-EGRESS -d "$dst" -o "$CNI_BRIDGE" -j RETURN
+    iptables -A RKE2E-EGRESS -d "$dst" -o "$NODE_IFACE" -j RETURN
+    iptables -A RKE2E-EGRESS -d "$dst" -j REJECT
+  done
+  iptables -C OUTPUT -j RKE2E-EGRESS 2>/dev/null || iptables -I OUTPUT 1 -j RKE2E-EGRESS
   # Pods may talk to each other, to Services and to this machine, never beyond it.
   iptables -N RKE2E-ISOLATE 2>/dev/null || true
   iptables -F RKE2E-ISOLATE
