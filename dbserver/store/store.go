@@ -328,9 +328,10 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 			return clean(notFound(coll, id))
 		}
 		idx := collIndexes(tx, coll)
+		var d Doc
 		if expectVersion >= 0 || allow != nil || len(idx) > 0 {
-			d, err := decodeDoc(v)
-			if err != nil {
+			var err error
+			if d, err = decodeDoc(v); err != nil {
 				return clean(err)
 			}
 			if cur := Version(d); expectVersion >= 0 && cur != expectVersion {
@@ -341,15 +342,23 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 					return clean(err)
 				}
 			}
-			if err := indexDoc(idx, d, key, false); err != nil {
-				return err
-			}
 		}
-		if err := b.Delete(key); err != nil {
-			return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
-		}
-		return nil
+		return removeDoc(b, idx, coll, key, d)
 	})
+}
+
+// removeDoc deletes the document stored under key and its index entries. d is the decoded
+// document; it may be nil only when the collection has no index.
+func removeDoc(b *bolt.Bucket, idx []indexRef, coll string, key []byte, d Doc) error {
+	if d != nil {
+		if err := indexDoc(idx, d, key, false); err != nil {
+			return err
+		}
+	}
+	if err := b.Delete(key); err != nil {
+		return fmt.Errorf("store: deleting %s/%s: %w", coll, hex.EncodeToString(key), err)
+	}
+	return nil
 }
 
 // DeleteMany deletes, in one transaction, the listed ids that exist and pass allow (nil = all).
@@ -372,20 +381,18 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 			if v == nil {
 				continue
 			}
+			var d Doc
 			if allow != nil || len(idx) > 0 {
-				d, err := decodeDoc(v)
-				if err != nil {
+				var err error
+				if d, err = decodeDoc(v); err != nil {
 					return err
 				}
 				if allow != nil && !allow(d) {
 					continue
 				}
-				if err := indexDoc(idx, d, key, false); err != nil {
-					return err
-				}
 			}
-			if err := b.Delete(key); err != nil {
-				return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
+			if err := removeDoc(b, idx, coll, key, d); err != nil {
+				return err
 			}
 			deleted = append(deleted, id)
 		}
@@ -426,14 +433,10 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 		idx := collIndexes(tx, coll)
 		// Delete after the walk: deleting under a bbolt cursor can skip entries.
 		for i, k := range keys {
-			id := hex.EncodeToString(k)
-			if err := indexDoc(idx, docs[i], k, false); err != nil {
+			if err := removeDoc(b, idx, coll, k, docs[i]); err != nil {
 				return err
 			}
-			if err := b.Delete(k); err != nil {
-				return fmt.Errorf("store: deleting %s/%s: %w", coll, id, err)
-			}
-			deleted = append(deleted, id)
+			deleted = append(deleted, hex.EncodeToString(k))
 		}
 		return nil
 	})
