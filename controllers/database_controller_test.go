@@ -40,6 +40,21 @@ func exampleDatabase(ns string) (*dbv1.Database, []*corev1.Secret) {
 	}
 }
 
+// createExample creates the example Database's Secrets, then the Database itself after
+// modify has adjusted it, and returns it.
+func (s *suite) createExample(t *testing.T, ns string, modify ...func(*dbv1.Database)) *dbv1.Database {
+	t.Helper()
+	db, secrets := exampleDatabase(ns)
+	for _, sec := range secrets {
+		s.mustCreate(t, sec)
+	}
+	for _, m := range modify {
+		m(db)
+	}
+	s.mustCreate(t, db)
+	return db
+}
+
 // condition returns db's condition of type typ as "Status/Reason", or "" when absent.
 func condition(db *dbv1.Database, typ string) string {
 	c := meta.FindStatusCondition(db.Status.Conditions, typ)
@@ -116,11 +131,7 @@ func (s *suite) waitEvent(t *testing.T, ns, name, typ, reason, messagePart strin
 func TestCreateBuildsEveryObjectOfThePodContract(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)
-	db, secrets := exampleDatabase(ns)
-	for _, sec := range secrets {
-		s.mustCreate(t, sec)
-	}
-	s.mustCreate(t, db)
+	db := s.createExample(t, ns)
 
 	creds := &corev1.Secret{}
 	s.waitObject(t, ns, "todo-credentials", creds)
@@ -310,11 +321,7 @@ func TestUnlabelledSecretIsLabelledAndThenWatched(t *testing.T) {
 func TestSecretRotationRerendersSettingsAndKeepsGeneratedKeys(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)
-	db, secrets := exampleDatabase(ns)
-	for _, sec := range secrets {
-		s.mustCreate(t, sec)
-	}
-	s.mustCreate(t, db)
+	s.createExample(t, ns)
 	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "False/Progressing")
 	before := &corev1.Secret{}
 	if err := s.get(ns, "todo-credentials", before); err != nil {
@@ -424,11 +431,7 @@ func waitWebKey(t *testing.T, s *suite, ns, want string) {
 func TestSpecChangeUpdatesTheDeployment(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)
-	db, secrets := exampleDatabase(ns)
-	for _, sec := range secrets {
-		s.mustCreate(t, sec)
-	}
-	s.mustCreate(t, db)
+	s.createExample(t, ns)
 	s.waitObject(t, ns, "todo", &appsv1.Deployment{})
 	s.markAvailable(t, ns, "todo")
 	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "True/Available")
@@ -463,12 +466,7 @@ func TestSpecChangeUpdatesTheDeployment(t *testing.T) {
 func TestDeletionPolicies(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)
-	db, secrets := exampleDatabase(ns)
-	for _, sec := range secrets {
-		s.mustCreate(t, sec)
-	}
-	db.Spec.Storage.DeletionPolicy = dbv1.DeletionPolicyDelete
-	s.mustCreate(t, db)
+	db := s.createExample(t, ns, func(db *dbv1.Database) { db.Spec.Storage.DeletionPolicy = dbv1.DeletionPolicyDelete })
 
 	claimOwners := func() ([]metav1.OwnerReference, error) {
 		pvc := &corev1.PersistentVolumeClaim{}

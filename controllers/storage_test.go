@@ -58,13 +58,10 @@ func TestStorageGrowth(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			ns := s.namespace(t)
-			db, secrets := exampleDatabase(ns)
-			for _, sec := range secrets {
-				s.mustCreate(t, sec)
-			}
-			db.Spec.Storage.StorageClassName = ptr.To(tc.class)
-			db.Spec.Storage.Size = ptr.To(resource.MustParse("1Gi"))
-			s.mustCreate(t, db)
+			s.createExample(t, ns, func(db *dbv1.Database) {
+				db.Spec.Storage.StorageClassName = ptr.To(tc.class)
+				db.Spec.Storage.Size = ptr.To(resource.MustParse("1Gi"))
+			})
 			s.bindClaim(t, ns, "todo-data")
 
 			s.updateDatabase(t, ns, "todo", func(db *dbv1.Database) {
