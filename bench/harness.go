@@ -388,22 +388,31 @@ func randKey() (string, error) {
 // consecutive requests touch different documents and index ranges.
 func spread(i, n int) int { return (i*7919 + 104729) % n }
 
-// dbserverOps measures the six operations at concurrency 1 and 16 over a preloaded collection.
-func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Client, floor func(conc int) (float64, error), rep *Report, logf func(string, ...any)) error {
-	dir, err := os.MkdirTemp(cfg.WorkDir, "ops")
+// launch starts a dbserver with the benchmark's settings and a fresh API key in a new folder
+// under cfg.WorkDir, and returns the process and a client for it.
+func launch(ctx context.Context, cfg Config, bin string, client *http.Client, name string) (*child, *server, error) {
+	dir, err := os.MkdirTemp(cfg.WorkDir, name)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	key, err := randKey()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	proc, err := startDBServer(ctx, bin, dir, benchSettings, key, cfg.ServerLogLevel, client)
+	if err != nil {
+		return nil, nil, err
+	}
+	return proc, &server{base: "http://" + proc.addr, key: key, client: client}, nil
+}
+
+// dbserverOps measures the six operations at concurrency 1 and 16 over a preloaded collection.
+func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Client, floor func(conc int) (float64, error), rep *Report, logf func(string, ...any)) error {
+	proc, s, err := launch(ctx, cfg, bin, client, "ops")
 	if err != nil {
 		return err
 	}
 	defer proc.stop()
-	s := &server{base: "http://" + proc.addr, key: key, client: client}
 	preload, err := s.bulkLoad(ctx, "bench", 0, cfg.Preload, true)
 	if err != nil {
 		return fmt.Errorf("preloading: %w", err)
@@ -502,20 +511,11 @@ var errNothingLeft = errors.New("no created document left to delete")
 // dbserverScale loads a fresh server's collection up to each checkpoint by bulk POST and
 // measures the indexed query's latency there, and the server's peak RSS at RSSAt.
 func dbserverScale(ctx context.Context, cfg Config, bin string, client *http.Client, rep *Report, logf func(string, ...any)) error {
-	dir, err := os.MkdirTemp(cfg.WorkDir, "scale")
-	if err != nil {
-		return err
-	}
-	key, err := randKey()
-	if err != nil {
-		return err
-	}
-	proc, err := startDBServer(ctx, bin, dir, benchSettings, key, cfg.ServerLogLevel, client)
+	proc, s, err := launch(ctx, cfg, bin, client, "scale")
 	if err != nil {
 		return err
 	}
 	defer proc.stop()
-	s := &server{base: "http://" + proc.addr, key: key, client: client}
 	loaded := 0
 	start := time.Now()
 	for _, cp := range cfg.Checkpoints {
