@@ -262,22 +262,11 @@ func sameIndexes(have, want map[string][]string) bool {
 }
 
 func buildIndex(tx *bolt.Tx, coll string, ix indexRef) error {
-	b := collBucket(tx, coll)
-	if b == nil {
-		return nil
-	}
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue
-		}
-		d, err := decodeDoc(v)
-		if err != nil {
-			return fmt.Errorf("store: building index %s.%s: %s/%x: %w", coll, ix.path, coll, k, err)
-		}
-		if err := indexDoc([]indexRef{ix}, d, k, true); err != nil {
-			return err
-		}
+	err := eachDoc(collBucket(tx, coll), coll, func(k []byte, d Doc) (bool, error) {
+		return true, indexDoc([]indexRef{ix}, d, k, true)
+	})
+	if err != nil {
+		return fmt.Errorf("store: building index %s.%s: %w", coll, ix.path, err)
 	}
 	return nil
 }

@@ -451,25 +451,30 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 // nothing. Writes do not wait for a scan, but a long scan keeps old pages from reuse.
 func (s *Store) Scan(coll string, fn func(Doc) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		b := collBucket(tx, coll)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if v == nil {
-				continue
-			}
-			d, err := decodeDoc(v)
-			if err != nil {
-				return fmt.Errorf("store: %s/%x: %w", coll, k, err)
-			}
-			if !fn(d) {
-				return nil
-			}
-		}
-		return nil
+		return eachDoc(collBucket(tx, coll), coll, func(_ []byte, d Doc) (bool, error) { return fn(d), nil })
 	})
+}
+
+// eachDoc decodes the documents of the collection bucket b (nil: none) in _id order and calls
+// fn with each key and document until fn returns false or an error.
+func eachDoc(b *bolt.Bucket, coll string, fn func(key []byte, d Doc) (bool, error)) error {
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue // a nested bucket, not a document
+		}
+		d, err := decodeDoc(v)
+		if err != nil {
+			return fmt.Errorf("store: %s/%x: %w", coll, k, err)
+		}
+		if more, err := fn(k, d); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // Collections lists the names of the collections that exist, sorted.
