@@ -22,9 +22,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/restkube/restkube/internal/ociimage"
 )
 
 // fileList collects repeated -file SRC=DST flags.
@@ -81,12 +81,7 @@ func Write(o Options) error {
 	if err != nil {
 		return err
 	}
-	tmp := o.Output + ".tmp"
-	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("while writing %s: %w", tmp, err)
-	}
-	return os.Rename(tmp, o.Output)
+	return ociimage.WriteTarball(o.Output, ref, img)
 }
 
 func build(o Options) (v1.Image, error) {
@@ -100,22 +95,12 @@ func build(o Options) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("while making the layer: %w", err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, fmt.Errorf("while appending the layer: %w", err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("while reading the config: %w", err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS = "linux"
-	cf.Architecture = runtime.GOARCH
-	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	cf.Config.Entrypoint = o.Entrypoint
-	cf.Config.User = o.User
-	cf.Config.WorkingDir = "/"
-	return mutate.ConfigFile(img, cf)
+	return ociimage.Scratch(layer, func(cf *v1.ConfigFile) {
+		cf.Architecture = runtime.GOARCH
+		cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
+		cf.Config.Entrypoint = o.Entrypoint
+		cf.Config.User = o.User
+	})
 }
 
 // layerTar writes the files in a stable order, owned by root, executable by everyone.

@@ -21,9 +21,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/restkube/restkube/internal/ociimage"
 )
 
 // Paths inside the image; the Dockerfile and the operator's pod contract use the same ones.
@@ -104,17 +104,7 @@ func Write(o Options) error {
 	if err != nil {
 		return err
 	}
-	// Write next to the target and rename, so a failed build never leaves a truncated tarball
-	// that `docker load` would half-accept.
-	tmp := o.Output + ".tmp"
-	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("while writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, o.Output); err != nil {
-		return fmt.Errorf("while renaming %s: %w", tmp, err)
-	}
-	return nil
+	return ociimage.WriteTarball(o.Output, ref, img)
 }
 
 // Build returns the image: scratch, one layer, and a config that runs /manager as non-root
@@ -124,36 +114,22 @@ func Build(o Options, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, fmt.Errorf("while appending the layer: %w", err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("while reading the base config: %w", err)
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture = o.Arch
-	cf.OS = "linux"
-	cf.Created = v1.Time{Time: o.Created}
-	cf.Config.Entrypoint = []string{managerPath}
-	cf.Config.Cmd = nil
-	cf.Config.User = nonRootUser
-	cf.Config.WorkingDir = "/"
-	cf.Config.Env = []string{"DBSERVER_IMAGE=" + ref}
-	cf.Config.Labels = map[string]string{
-		"org.opencontainers.image.title":       "restkube",
-		"org.opencontainers.image.description": "RestKube operator (/manager) and dbserver (/dbserver)",
-		"org.opencontainers.image.version":     o.Version,
-		"org.opencontainers.image.revision":    o.Commit,
-		"org.opencontainers.image.source":      sourceURL,
-		"org.opencontainers.image.licenses":    "Apache-2.0",
-	}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return nil, fmt.Errorf("while setting the config: %w", err)
-	}
-	return img, nil
+	return ociimage.Scratch(layer, func(cf *v1.ConfigFile) {
+		cf.Architecture = o.Arch
+		cf.Created = v1.Time{Time: o.Created}
+		cf.Config.Entrypoint = []string{managerPath}
+		cf.Config.Cmd = nil
+		cf.Config.User = nonRootUser
+		cf.Config.Env = []string{"DBSERVER_IMAGE=" + ref}
+		cf.Config.Labels = map[string]string{
+			"org.opencontainers.image.title":       "restkube",
+			"org.opencontainers.image.description": "RestKube operator (/manager) and dbserver (/dbserver)",
+			"org.opencontainers.image.version":     o.Version,
+			"org.opencontainers.image.revision":    o.Commit,
+			"org.opencontainers.image.source":      sourceURL,
+			"org.opencontainers.image.licenses":    "Apache-2.0",
+		}
+	})
 }
 
 // entry is one regular file of the layer.
