@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -94,6 +95,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	tuneGC(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := serve(ctx, f, stdout, logger); err != nil {
@@ -101,6 +103,21 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultGCPercent is the garbage collector's target unless GOGC says otherwise. The live heap
+// of a dbserver is small (documents live in bbolt's mmap, not on the heap) while every request
+// allocates, so Go's default of 100 collects very often: 400 cut the CPU of a loaded server by
+// about a fifth (make bench: indexed queries +20%, creates +10%) for a peak heap of five times
+// the live one. In a pod the operator sets GOMEMLIMIT from the memory limit, and the
+// collector then runs early whenever the heap nears it.
+const defaultGCPercent = 400
+
+// tuneGC applies defaultGCPercent unless the environment sets GOGC.
+func tuneGC(lookup func(string) (string, bool)) {
+	if _, set := lookup("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 // serve runs the server until ctx ends, then drains and closes the store.

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -497,5 +498,18 @@ func TestIndexesFollowSettings(t *testing.T) {
 	})
 	if code := p.stop(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0:\n%s", code, p.logs())
+	}
+}
+
+func TestGCPercentDefaultsUnlessGOGCIsSet(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	tuneGC(func(string) (string, bool) { return "", false })
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("without GOGC the GC percent is %d, want %d", got, defaultGCPercent)
+	}
+	tuneGC(func(k string) (string, bool) { return "150", k == "GOGC" })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set the GC percent was changed to %d", got)
 	}
 }
