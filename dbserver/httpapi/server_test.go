@@ -749,3 +749,42 @@ func TestConcurrentConditionalUpdatesLoseNothing(t *testing.T) {
 		t.Errorf("%d conditional updates on version 0 succeeded, want exactly 1", ok)
 	}
 }
+
+// Every JSON answer carries its exact length (no chunked encoding) and a body that is JSON on
+// its own, also when a large answer's recycled buffer is reused by a small one next.
+func TestAnswersCarryTheirLength(t *testing.T) {
+	e := newEnv(t)
+	var big []string
+	for i := range 60 {
+		big = append(big, fmt.Sprintf(`{"name":"item %d","note":"%s"}`, i, strings.Repeat("x", 200)))
+	}
+	e.seed("many", "api", big...)
+	for _, c := range []struct {
+		method, url, body string
+		status            int
+	}{
+		{"GET", "/rest/many?max=60", "", 200},
+		{"GET", "/rest/items/{items.0}", "", 200},
+		{"GET", "/rest/many?max=60&totals=true", "", 200},
+		{"GET", "/rest/items?q={\"n\":2}", "", 200},
+		{"POST", "/rest/items", `{"name":"date","n":4}`, 201},
+		{"GET", "/rest/many?max=60&metafields=true", "", 200},
+		{"GET", "/rest/items/000000000000000000000000", "", 404},
+		{"PUT", "/rest/items/{items.1}", `{"n":20}`, 200},
+		{"GET", "/rest/nope/zzz", "", 400},
+	} {
+		r := e.do(c.method, c.url, key(fullKey), c.body)
+		if r.status != c.status {
+			t.Fatalf("%s %s: status %d, want %d: %s", c.method, c.url, r.status, c.status, r.body)
+		}
+		if got := r.header.Get("Content-Length"); got != fmt.Sprint(len(r.body)) {
+			t.Errorf("%s %s: Content-Length %q for a body of %d bytes", c.method, c.url, got, len(r.body))
+		}
+		if ct := r.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+			t.Errorf("%s %s: Content-Type %q", c.method, c.url, ct)
+		}
+		if !strings.HasSuffix(r.body, "\n") || !json.Valid([]byte(r.body)) {
+			t.Errorf("%s %s: body is not one JSON value and a newline: %.300q", c.method, c.url, r.body)
+		}
+	}
+}
