@@ -129,7 +129,11 @@ func (e *exec) rawResult() (any, error) {
 	if !e.req.Metafields {
 		drop = query.SystemFields()
 	}
-	buf := make([]byte, 0, 2+len(page)*512)
+	size := 2 + len(page)
+	for _, d := range page {
+		size += len(e.raws[d[rawKey].(int)])
+	}
+	buf := make([]byte, 0, size)
 	buf = append(buf, '[')
 	for i, d := range page {
 		if i > 0 {

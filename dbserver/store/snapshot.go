@@ -11,6 +11,19 @@ import (
 // the function given to View returns; decode or copy what must outlive it.
 type Snapshot struct {
 	tx *bolt.Tx
+
+	// The last collection looked up, so that a query fetching documents one by one opens
+	// its bucket once rather than per document.
+	coll   string
+	bucket *bolt.Bucket
+}
+
+// docs returns the bucket of coll's documents, or nil.
+func (sn *Snapshot) docs(coll string) *bolt.Bucket {
+	if sn.bucket == nil || sn.coll != coll {
+		sn.coll, sn.bucket = coll, collBucket(sn.tx, coll)
+	}
+	return sn.bucket
 }
 
 // View runs fn on a snapshot in one bbolt read transaction, which runs concurrently with
@@ -37,7 +50,7 @@ func (sn *Snapshot) index(coll, path string) *bolt.Bucket {
 // Docs calls fn with each document's id and stored bytes, in _id order (descending when
 // reverse), until fn returns false.
 func (sn *Snapshot) Docs(coll string, reverse bool, fn func(id, raw []byte) bool) {
-	b := collBucket(sn.tx, coll)
+	b := sn.docs(coll)
 	if b == nil {
 		return
 	}
@@ -57,7 +70,7 @@ func (sn *Snapshot) Docs(coll string, reverse bool, fn func(id, raw []byte) bool
 
 // Raw returns the stored bytes of a document by its 12-byte id, or nil.
 func (sn *Snapshot) Raw(coll string, id []byte) []byte {
-	b := collBucket(sn.tx, coll)
+	b := sn.docs(coll)
 	if b == nil || len(id) != idLen {
 		return nil
 	}
