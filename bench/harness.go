@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +46,8 @@ type Config struct {
 	// ServerLogLevel is the dbserver's --log-level; "info" (its default, as deployed) logs a
 	// line per request.
 	ServerLogLevel string
+	// Only, when set, limits the run to the dbserver operations whose names match it.
+	Only *regexp.Regexp
 }
 
 // FullConfig is the configuration of `make bench`; maxDocs caps the largest checkpoint.
@@ -98,13 +102,15 @@ type Report struct {
 func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	rep := &Report{}
 	logf := func(format string, a ...any) { fmt.Fprintf(log, format+"\n", a...) }
-	logf("raw bbolt and the store's group commit ...")
-	if err := rawEngine(ctx, cfg, rep); err != nil {
-		return rep, fmt.Errorf("raw engine: %w", err)
-	}
-	logf("unindexed scan in process ...")
-	if err := engineScan(cfg, rep); err != nil {
-		return rep, fmt.Errorf("engine scan: %w", err)
+	if cfg.Only == nil {
+		logf("raw bbolt and the store's group commit ...")
+		if err := rawEngine(ctx, cfg, rep); err != nil {
+			return rep, fmt.Errorf("raw engine: %w", err)
+		}
+		logf("unindexed scan in process ...")
+		if err := engineScan(cfg, rep); err != nil {
+			return rep, fmt.Errorf("engine scan: %w", err)
+		}
 	}
 	bin := cfg.DBServer
 	if bin == "" {
@@ -128,8 +134,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	// row's ratio is against this adjacent measurement.
 	measureFloor := func(conc int, d time.Duration) (Result, error) {
 		return runLoad(ctx, conc, cfg.OpMax, d, func(ctx context.Context, i int) error {
-			_, err := do(ctx, client, http.MethodGet, "http://"+floor.addr+"/rest/floor/x", "", nil, http.StatusOK)
-			return err
+			return send(ctx, client, http.MethodGet, "http://"+floor.addr+"/rest/floor/x", "", nil, http.StatusOK, nil)
 		})
 	}
 	for _, conc := range []int{1, 16} {
@@ -150,6 +155,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	floor.stop()
 	if err != nil {
 		return rep, err
+	}
+	if cfg.Only != nil {
+		return rep, nil
 	}
 	logf("dbserver scaling ...")
 	if err := dbserverScale(ctx, cfg, bin, client, rep, logf); err != nil {
@@ -313,13 +321,28 @@ type server struct {
 
 // do sends one request and checks the status; it returns the body.
 func do(ctx context.Context, c *http.Client, method, u, key string, body []byte, want int) ([]byte, error) {
+	var out []byte
+	err := send(ctx, c, method, u, key, body, want, func(b []byte) error {
+		out = bytes.Clone(b)
+		return nil
+	})
+	return out, err
+}
+
+// readBufs recycle the load generator's answer buffers: the generator shares the machine with
+// the server it measures, so it should spend as little CPU as it can.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// send sends one request, checks the status and hands the body to use (when not nil), which
+// must not keep it.
+func send(ctx context.Context, c *http.Client, method, u, key string, body []byte, want int, use func([]byte) error) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if key != "" {
 		req.Header.Set("x-apikey", key)
@@ -329,21 +352,49 @@ func do(ctx context.Context, c *http.Client, method, u, key string, body []byte,
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
+	buf := readBufs.Get().(*bytes.Buffer)
+	defer readBufs.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return err
 	}
 	if resp.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: status %d, want %d: %.200s", method, u, resp.StatusCode, want, out)
+		return fmt.Errorf("%s %s: status %d, want %d: %.200s", method, u, resp.StatusCode, want, buf.Bytes())
 	}
-	return out, nil
+	if use != nil {
+		return use(buf.Bytes())
+	}
+	return nil
 }
 
 func (s *server) do(ctx context.Context, method, path string, body []byte, want int) ([]byte, error) {
 	return do(ctx, s.client, method, s.base+path, s.key, body, want)
+}
+
+// hit is do for the measured operations that need no answer beyond its status.
+func (s *server) send(ctx context.Context, method, path string, body []byte, want int, use func([]byte) error) error {
+	return send(ctx, s.client, method, s.base+path, s.key, body, want, use)
+}
+
+func (s *server) hit(ctx context.Context, method, path string, body []byte, want int) error {
+	return send(ctx, s.client, method, s.base+path, s.key, body, want, nil)
+}
+
+// idOf returns the _id of a created document's answer (its system fields are written first).
+func idOf(doc []byte) (string, error) {
+	const field = `"_id":"`
+	at := bytes.Index(doc, []byte(field))
+	if at < 0 || len(doc) < at+len(field)+24 {
+		return "", fmt.Errorf("create answer without _id: %.200s", doc)
+	}
+	id := string(doc[at+len(field) : at+len(field)+24])
+	if _, err := store.ParseObjectID(id); err != nil {
+		return "", fmt.Errorf("create answer with a bad _id: %.200s", doc)
+	}
+	return id, nil
 }
 
 // bulkLoad inserts docs first..last-1 by bulk POST in chunks of 1000 and returns their ids
@@ -417,6 +468,9 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 	if err != nil {
 		return fmt.Errorf("preloading: %w", err)
 	}
+	// The create bodies are encoded before the clock starts: the generator's CPU is taken
+	// from the server it measures (they share the machine).
+	bodies := newBodies(cfg.Preload, 2*cfg.OpMax)
 	var mu sync.Mutex
 	var created []string
 	next := cfg.Preload
@@ -430,40 +484,31 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 			n := next
 			next++
 			mu.Unlock()
-			body, _ := json.Marshal(benchDoc(n))
-			out, err := s.do(ctx, http.MethodPost, "/rest/created", body, http.StatusCreated)
-			if err != nil {
-				return err
-			}
-			var d struct {
-				ID string `json:"_id"`
-			}
-			if err := json.Unmarshal(out, &d); err != nil || d.ID == "" {
-				return fmt.Errorf("create answer without _id: %.200s", out)
-			}
-			mu.Lock()
-			created = append(created, d.ID)
-			mu.Unlock()
-			return nil
+			return s.send(ctx, http.MethodPost, "/rest/created", bodies.get(n), http.StatusCreated, func(out []byte) error {
+				id, err := idOf(out)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				created = append(created, id)
+				mu.Unlock()
+				return nil
+			})
 		}},
 		{"get by id", func(ctx context.Context, i int) error {
-			_, err := s.do(ctx, http.MethodGet, "/rest/bench/"+preload[spread(i, len(preload))], nil, http.StatusOK)
-			return err
+			return s.hit(ctx, http.MethodGet, "/rest/bench/"+preload[spread(i, len(preload))], nil, http.StatusOK)
 		}},
 		{"indexed query (n > X, sort n, max 20)", func(ctx context.Context, i int) error {
 			q := url.Values{"q": {fmt.Sprintf(`{"n":{"$gt":%d}}`, spread(i, cfg.Preload))}, "sort": {"n"}, "max": {"20"}}
-			_, err := s.do(ctx, http.MethodGet, "/rest/bench?"+q.Encode(), nil, http.StatusOK)
-			return err
+			return s.hit(ctx, http.MethodGet, "/rest/bench?"+q.Encode(), nil, http.StatusOK)
 		}},
 		{fmt.Sprintf("unindexed query (u = X, totals, %d docs)", cfg.Preload), func(ctx context.Context, i int) error {
 			q := url.Values{"q": {fmt.Sprintf(`{"u":%d}`, spread(i, 100))}, "totals": {"true"}, "max": {"20"}}
-			_, err := s.do(ctx, http.MethodGet, "/rest/bench?"+q.Encode(), nil, http.StatusOK)
-			return err
+			return s.hit(ctx, http.MethodGet, "/rest/bench?"+q.Encode(), nil, http.StatusOK)
 		}},
 		{"update (PUT)", func(ctx context.Context, i int) error {
 			body := []byte(fmt.Sprintf(`{"prio":%d,"title":"changed %d"}`, i%5, i))
-			_, err := s.do(ctx, http.MethodPut, "/rest/bench/"+preload[spread(i, len(preload))], body, http.StatusOK)
-			return err
+			return s.hit(ctx, http.MethodPut, "/rest/bench/"+preload[spread(i, len(preload))], body, http.StatusOK)
 		}},
 		{"delete", func(ctx context.Context, i int) error {
 			mu.Lock()
@@ -474,11 +519,13 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 			id := created[deleted]
 			deleted++
 			mu.Unlock()
-			_, err := s.do(ctx, http.MethodDelete, "/rest/created/"+id, nil, http.StatusOK)
-			return err
+			return s.hit(ctx, http.MethodDelete, "/rest/created/"+id, nil, http.StatusOK)
 		}},
 	}
 	for _, o := range ops {
+		if cfg.Only != nil && !cfg.Only.MatchString(o.name) && !strings.HasPrefix(o.name, "create") {
+			continue // creates always run: the deletes need their documents
+		}
 		for _, conc := range []int{1, 16} {
 			max := cfg.OpMax
 			if o.name == "delete" {
@@ -504,6 +551,28 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 		}
 	}
 	return nil
+}
+
+// bodies holds the JSON of benchDoc(first), benchDoc(first+1), ...; get encodes past the end.
+type bodies struct {
+	first int
+	enc   [][]byte
+}
+
+func newBodies(first, n int) *bodies {
+	b := &bodies{first: first, enc: make([][]byte, n)}
+	for i := range b.enc {
+		b.enc[i], _ = json.Marshal(benchDoc(first + i))
+	}
+	return b
+}
+
+func (b *bodies) get(n int) []byte {
+	if i := n - b.first; i >= 0 && i < len(b.enc) {
+		return b.enc[i]
+	}
+	enc, _ := json.Marshal(benchDoc(n))
+	return enc
 }
 
 var errNothingLeft = errors.New("no created document left to delete")
@@ -550,8 +619,7 @@ func dbserverScale(ctx context.Context, cfg Config, bin string, client *http.Cli
 		}
 		res, err := runLoad(ctx, 1, cfg.OpMax, cfg.OpDuration, func(ctx context.Context, i int) error {
 			q := url.Values{"q": {fmt.Sprintf(`{"n":{"$gt":%d}}`, spread(i, cp))}, "sort": {"n"}, "max": {"20"}}
-			_, err := s.do(ctx, http.MethodGet, "/rest/scale?"+q.Encode(), nil, http.StatusOK)
-			return err
+			return s.hit(ctx, http.MethodGet, "/rest/scale?"+q.Encode(), nil, http.StatusOK)
 		})
 		if err != nil {
 			return fmt.Errorf("indexed query at %d documents: %w", cp, err)

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 )
 
@@ -34,6 +35,7 @@ func main() {
 	maxDocs := flag.Int("max-docs", 1_000_000, "largest collection size of the scaling run (100000 for a quick run)")
 	dbserver := flag.String("dbserver", "", "a prebuilt dbserver binary (default: build ./dbserver)")
 	logLevel := flag.String("server-log-level", "info", "the dbserver's --log-level (info, its default, logs every request)")
+	only := flag.String("ops", "", "measure only the dbserver operations whose names match this regular expression (skips the other sections)")
 	flag.Parse()
 
 	cfg := FullConfig(*maxDocs)
@@ -41,6 +43,14 @@ func main() {
 		cfg = SmokeConfig()
 	}
 	cfg.DBServer = *dbserver
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -ops:", err)
+			os.Exit(2)
+		}
+		cfg.Only = re
+	}
 	cfg.ServerLogLevel = *logLevel
 	dir, err := os.MkdirTemp("", "restkube-bench-")
 	if err != nil {
