@@ -125,25 +125,56 @@ func reindexRaw(idx []indexRef, id, oldRaw, newRaw []byte) error {
 	if len(idx) == 0 {
 		return nil
 	}
-	if oldRaw != nil {
-		d, err := decodeDoc(oldRaw)
-		if err != nil {
-			return err
+	// Only the top-level fields the indexes read are decoded.
+	fields := make([]string, 0, len(idx))
+	for _, ix := range idx {
+		top, _, _ := strings.Cut(ix.path, ".")
+		if !slices.Contains(fields, top) {
+			fields = append(fields, top)
 		}
-		if err := indexDoc(idx, d, id, false); err != nil {
+	}
+	var oldDoc, newDoc Doc
+	var err error
+	if oldRaw != nil {
+		if oldDoc, err = DecodeFields(oldRaw, fields); err != nil {
 			return err
 		}
 	}
 	if newRaw != nil {
-		d, err := decodeDoc(newRaw)
-		if err != nil {
-			return err
-		}
-		if err := indexDoc(idx, d, id, true); err != nil {
+		if newDoc, err = DecodeFields(newRaw, fields); err != nil {
 			return err
 		}
 	}
+	// Entries both versions have stay as they are: an update that leaves the indexed fields
+	// alone writes nothing to the indexes (no page of theirs to write at commit).
+	for _, ix := range idx {
+		var before, after [][]byte
+		if oldDoc != nil {
+			before = indexKeys(oldDoc, ix.path, id)
+		}
+		if newDoc != nil {
+			after = indexKeys(newDoc, ix.path, id)
+		}
+		for _, k := range before {
+			if !containsKey(after, k) {
+				if err := ix.b.Delete(k); err != nil {
+					return fmt.Errorf("store: index %q: %w", ix.path, err)
+				}
+			}
+		}
+		for _, k := range after {
+			if !containsKey(before, k) {
+				if err := ix.b.Put(k, nil); err != nil {
+					return fmt.Errorf("store: index %q: %w", ix.path, err)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+func containsKey(keys [][]byte, k []byte) bool {
+	return slices.ContainsFunc(keys, func(x []byte) bool { return bytes.Equal(x, k) })
 }
 
 // ValidIndexPath reports whether path can name an index: a non-empty dot path without empty
