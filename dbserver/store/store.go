@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -250,6 +251,28 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 	if !ok {
 		return nil, notFound(coll, id)
 	}
+	// The new version is prepared from a snapshot, outside the writer: decoding, applying and
+	// encoding then run in parallel for concurrent requests instead of one after the other in
+	// the commit. The transaction uses the result only if the document is still byte for byte
+	// the one it was made from; otherwise it prepares again from what it reads.
+	var pre *preparedUpdate
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		// Any failure here, a panic of apply included, is left for the transaction to meet.
+		defer func() {
+			if recover() != nil {
+				pre = nil
+			}
+		}()
+		if b := collBucket(tx, coll); b != nil {
+			if v := b.Get(key); v != nil {
+				if p, err := s.prepareUpdate(v, expectVersion, user, apply); err == nil {
+					p.from = bytes.Clone(v)
+					pre = p
+				}
+			}
+		}
+		return nil
+	})
 	var out Doc
 	err := s.writer.write(func(tx *bolt.Tx) error {
 		b := collBucket(tx, coll)
@@ -260,55 +283,69 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 		if v == nil {
 			return clean(notFound(coll, id))
 		}
-		orig, err := decodeDoc(v)
-		if err != nil {
-			return clean(err)
-		}
-		cur := Version(orig)
-		if expectVersion >= 0 && cur != expectVersion {
-			return clean(fmt.Errorf("store: %s/%s is at version %d, not %d: %w", coll, id, cur, expectVersion, ErrVersionMismatch))
-		}
-		// Decoding again is the cheapest deep copy.
-		work, err := decodeDoc(v)
-		if err != nil {
-			return clean(err)
-		}
-		if apply != nil {
-			if err := apply(work); err != nil {
+		p := pre
+		if p == nil || !bytes.Equal(v, p.from) {
+			var err error
+			if p, err = s.prepareUpdate(v, expectVersion, user, apply); err != nil {
 				return clean(err)
 			}
 		}
-		nd := userFields(work)
-		for _, f := range []string{FieldID, FieldCreated, FieldCreatedBy} {
-			if v, ok := orig[f]; ok {
-				nd[f] = v
-			}
+		if err := reindexRaw(collIndexes(tx, coll), key, v, p.enc); err != nil {
+			return err
 		}
-		nd[FieldChanged] = FormatTime(s.now())
-		nd[FieldChangedBy] = user
-		nd[FieldVersion] = float64(cur + 1)
-		enc, err := encodeDoc(nd)
-		if err != nil {
-			return clean(err)
-		}
-		if idx := collIndexes(tx, coll); len(idx) > 0 {
-			if err := indexDoc(idx, orig, key, false); err != nil {
-				return err
-			}
-			if err := reindexRaw(idx, key, nil, enc); err != nil {
-				return err
-			}
-		}
-		if err := b.Put(key, enc); err != nil {
+		if err := b.Put(key, p.enc); err != nil {
 			return fmt.Errorf("store: writing %s/%s: %w", coll, id, err)
 		}
-		out = nd
+		out = p.doc
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// preparedUpdate is the next version of a document: made from the stored bytes from.
+type preparedUpdate struct {
+	from, enc []byte
+	doc       Doc
+}
+
+// prepareUpdate makes the next version of the document stored as v: the version check,
+// apply on a deep copy, the system fields restored and bumped, the encoding.
+func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply func(Doc) error) (*preparedUpdate, error) {
+	orig, err := decodeDoc(v)
+	if err != nil {
+		return nil, err
+	}
+	cur := Version(orig)
+	if expectVersion >= 0 && cur != expectVersion {
+		return nil, fmt.Errorf("store: %s is at version %d, not %d: %w", orig[FieldID], cur, expectVersion, ErrVersionMismatch)
+	}
+	// Decoding again is the cheapest deep copy.
+	work, err := decodeDoc(v)
+	if err != nil {
+		return nil, err
+	}
+	if apply != nil {
+		if err := apply(work); err != nil {
+			return nil, err
+		}
+	}
+	nd := userFields(work)
+	for _, f := range []string{FieldID, FieldCreated, FieldCreatedBy} {
+		if v, ok := orig[f]; ok {
+			nd[f] = v
+		}
+	}
+	nd[FieldChanged] = FormatTime(s.now())
+	nd[FieldChangedBy] = user
+	nd[FieldVersion] = float64(cur + 1)
+	enc, err := encodeDoc(nd)
+	if err != nil {
+		return nil, err
+	}
+	return &preparedUpdate{enc: enc, doc: nd}, nil
 }
 
 // Delete removes one document after checking expectVersion (AnyVersion = any) and allow, which

@@ -514,3 +514,40 @@ func TestMeta(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Updates are prepared outside the writer from a snapshot; one whose document changed in the
+// meantime must be prepared again, never stored from the stale copy. Concurrent increments
+// with no version check therefore all count.
+func TestConcurrentUpdatesAreNotLost(t *testing.T) {
+	s := openTest(t, Options{})
+	if err := s.SetIndexes(map[string][]string{"c": {"n"}}); err != nil {
+		t.Fatal(err)
+	}
+	id := mustInsert(t, s, "c", Doc{"n": 0.0})[0][FieldID].(string)
+	const writers, each = 16, 40
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := s.Update("c", id, AnyVersion, "api", func(d Doc) error {
+					d["n"] = d["n"].(float64) + 1
+					return nil
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d, err := s.Get("c", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d["n"] != float64(writers*each) || Version(d) != writers*each {
+		t.Errorf("after %d increments n = %v, _version = %d", writers*each, d["n"], Version(d))
+	}
+	checkIndexes(t, s, "c", "n")
+}
