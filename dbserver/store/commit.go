@@ -49,13 +49,18 @@ type writeReq struct {
 // write makes the others redo) stays small.
 const maxBatch = 256
 
-// gatherDelay bounds how long a commit waits for the writers of the previous one to come back.
-const gatherDelay = 200 * time.Microsecond
+// A commit waits for writers expected back (see run) for about two commits' time, within
+// these bounds.
+const (
+	minGather = 100 * time.Microsecond
+	maxGather = 2 * time.Millisecond
+)
 
 // committer runs writes on one goroutine. Whatever queues up while a commit runs is committed
-// together in the next one: no fixed delay (bbolt's db.Batch waits up to MaxBatchDelay before a
-// batch starts, which with its 10ms default makes 16 writers slower than plain Update), and
-// under load one fsync serves many writers.
+// together in the next one, and under load one fsync serves many writers. There is no fixed
+// delay (bbolt's db.Batch waits up to MaxBatchDelay before a batch starts, which with its 10ms
+// default makes 16 writers slower than plain Update); a commit waits only for writers it has
+// reason to expect, and not for long (see run).
 type committer struct {
 	db    *bolt.DB
 	log   *slog.Logger
@@ -102,7 +107,11 @@ func (c *committer) close() {
 func (c *committer) run() {
 	defer close(c.done)
 	batch := make([]*writeReq, 0, maxBatch)
-	last := 0 // writers in the previous batch
+	// expect is how many writers the next commit can count on: those the last commit
+	// acknowledged (usually on their way back with their next write, an HTTP round trip
+	// away) and those that queued while it ran.
+	expect := 0
+	gather := minGather
 	for first := range c.queue {
 		batch = append(batch[:0], first)
 		open := true
@@ -119,14 +128,15 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		// Writers acknowledged by the previous commit are usually on their way back with their
-		// next write (an HTTP round trip). When fewer than last time have arrived, wait a little
-		// for them, so that they share this commit's fsync instead of each small group paying
-		// one. A lone writer (last <= 1) never waits.
-		if open && last > 1 && len(batch) < last {
-			timer := time.NewTimer(gatherDelay)
+		// An fsync costs the same for one write or sixteen (and on a virtual disk it costs
+		// CPU too), so a commit waits a little for the expected writers rather than leave
+		// them to pay for another one. The wait is bounded by about two commits' time: at
+		// worst a writer waits one commit longer, as it would have behind the next commit
+		// anyway. A lone writer (expect <= 1) never waits.
+		if open && len(batch) < expect {
+			timer := time.NewTimer(gather)
 		gather:
-			for len(batch) < last {
+			for len(batch) < expect {
 				select {
 				case r, ok := <-c.queue:
 					if !ok {
@@ -140,8 +150,10 @@ func (c *committer) run() {
 			}
 			timer.Stop()
 		}
-		last = len(batch)
+		start := time.Now()
 		c.commit(batch)
+		gather = min(max(2*time.Since(start), minGather), maxGather)
+		expect = min(len(batch)+len(c.queue), maxBatch)
 		clear(batch) // drop references for the garbage collector
 		if !open {
 			return

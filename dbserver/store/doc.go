@@ -77,7 +77,18 @@ Writes go through one committer goroutine. Writes that queue while a commit runs
 together in the next bbolt transaction, with one fsync, and only then acknowledged: under load
 many writers share each commit, and a lone writer waits for no timer. (bbolt's own db.Batch
 waits up to MaxBatchDelay, 10ms by default, before starting a batch, which makes 16 concurrent
-writers slower than plain Update.) When a write fails, its request gets the error and the
+writers slower than plain Update.) A commit does wait, for at most about two commits' time, for
+the writers it expects: those the previous commit acknowledged and those that queued during it.
+Over HTTP those writers come back a round trip later; without the wait, 16 clients settled into
+two alternating groups of 8, each paying for a commit (two fdatasyncs, which on this machine's
+virtual disk cost CPU as well as time); with it most commits carry all 16 (make bench: creates
+at concurrency 16 +25%).
+
+Update prepares the new version of a document outside the committer, from a read snapshot
+(decode, apply, encode), so that concurrent updates do that work in parallel; the committer
+stores the result only if the document is still byte for byte the one it was made from, and
+otherwise prepares it again inside the transaction. Index entries are rewritten only where the
+indexed values change. When a write fails, its request gets the error and the
 others in its batch are unaffected: a write that fails before changing anything (unknown id,
 version mismatch, a veto from apply or allow) simply drops out, and one that fails after
 changing the transaction (or panics) makes the committer roll back, commit the rest without it,
