@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -383,6 +384,38 @@ func (s *server) hit(ctx context.Context, method, path string, body []byte, want
 	return send(ctx, s.client, method, s.base+path, s.key, body, want, nil)
 }
 
+// commitCounters reads the dbserver's group-commit counters from /metrics.
+func (s *server) commitCounters(ctx context.Context) (commits, writes float64, err error) {
+	out, err := do(ctx, s.client, http.MethodGet, s.base+"/metrics", "", nil, http.StatusOK)
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		var dst *float64
+		switch name {
+		case "restkube_store_commits_total":
+			dst = &commits
+		case "restkube_store_writes_total":
+			dst = &writes
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseFloat(val, 64); err != nil {
+			return 0, 0, fmt.Errorf("/metrics: %s: %w", name, err)
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, errors.New("/metrics lacks restkube_store_commits_total or restkube_store_writes_total")
+	}
+	return commits, writes, nil
+}
+
 // idOf returns the _id of a created document's answer (its system fields are written first).
 func idOf(doc []byte) (string, error) {
 	const field = `"_id":"`
@@ -542,9 +575,20 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 			if err != nil {
 				return fmt.Errorf("floor before %s: %w", o.name, err)
 			}
+			c0, w0, err := s.commitCounters(ctx)
+			if err != nil {
+				return err
+			}
 			res, err := runLoad(ctx, conc, max, cfg.OpDuration, o.op)
 			if err != nil {
 				return fmt.Errorf("%s at concurrency %d: %w\n%s", o.name, conc, err, proc.stderrTail())
+			}
+			c1, w1, err := s.commitCounters(ctx)
+			if err != nil {
+				return err
+			}
+			if c1 > c0 && conc > 1 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("dbserver %s at concurrency %d: %.1f writes per commit (fsync)", o.name, conc, (w1-w0)/(c1-c0)))
 			}
 			rep.Rows = append(rep.Rows, Row{Section: "dbserver", Name: o.name, Conc: conc, Res: res, Ratio: res.OpsPerSec() / f})
 			logf("  %-45s c=%-2d %8.0f ops/s (floor just before: %.0f)", o.name, conc, res.OpsPerSec(), f)

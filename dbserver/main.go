@@ -152,6 +152,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(storeCollectors(st)...)
 	var draining atomic.Bool
 	// Built whatever the settings say: it reads them on every call, so enabling auth later
 	// (a settings reload) applies without a restart.
@@ -214,6 +215,21 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// storeCollectors expose the store's group commit: commits (one fsync each) and the writes
+// they carried; writes/commits is how many writers share an fsync.
+func storeCollectors(st *store.Store) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "restkube", Name: "store_commits_total",
+			Help: "Write transactions committed to the database file (each one fsync).",
+		}, func() float64 { return float64(st.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "restkube", Name: "store_writes_total",
+			Help: "Write requests (an insert, bulk or not, an update, a delete) acknowledged as committed; divided by commits, the writers per fsync.",
+		}, func() float64 { return float64(st.Stats().Writes) }),
+	}
 }
 
 // configSource reads the config dir, or in standalone mode makes a fixed config from keys kept

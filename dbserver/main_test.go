@@ -513,3 +513,49 @@ func TestGCPercentDefaultsUnlessGOGCIsSet(t *testing.T) {
 		t.Errorf("with GOGC set the GC percent was changed to %d", got)
 	}
 }
+
+// metric reads one unlabelled series from /metrics.
+func (p *proc) metric(name string) float64 {
+	p.t.Helper()
+	res, err := http.Get(p.addr + "/metrics")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				p.t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	p.t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// The group commit is visible in /metrics: sequential writes commit one by one.
+func TestStoreMetrics(t *testing.T) {
+	cfgDir := t.TempDir()
+	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{}`)
+	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
+	commits, writes := p.metric("restkube_store_commits_total"), p.metric("restkube_store_writes_total")
+	for i := range 3 {
+		if s := p.status("POST", "/rest/things", oldKey, fmt.Sprintf(`{"n":%d}`, i)); s != 201 {
+			t.Fatalf("create: %d", s)
+		}
+	}
+	if s := p.status("POST", "/rest/things", oldKey, `[{"n":10},{"n":11}]`); s != 201 {
+		t.Fatalf("bulk create: %d", s)
+	}
+	if d := p.metric("restkube_store_commits_total") - commits; d != 4 {
+		t.Errorf("4 sequential writes made %v commits", d)
+	}
+	if d := p.metric("restkube_store_writes_total") - writes; d != 4 {
+		t.Errorf("4 sequential writes counted as %v", d)
+	}
+}
