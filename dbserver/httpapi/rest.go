@@ -477,5 +477,9 @@ func planSummary(p planner.Plan) string {
 	if p.Field != "" {
 		out += " field=" + p.Field
 	}
-	return out + " examined=" + strconv.Itoa(p.Examined)
+	out += " examined=" + strconv.Itoa(p.Examined)
+	if p.Covered > 0 {
+		out += " covered=" + strconv.Itoa(p.Covered)
+	}
+	return out
 }

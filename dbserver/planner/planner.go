@@ -50,6 +50,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/restkube/restkube/dbserver/query"
@@ -75,6 +76,9 @@ type Plan struct {
 	Field string
 	// Examined counts the documents read and tested.
 	Examined int
+	// Covered counts the candidates tested on their index entry alone (of those examined): a
+	// document is read only once it matches.
+	Covered int
 	// Stopped is true when reading ended before the candidates did (early stop).
 	Stopped bool
 	// Raw is true when the answer was written from the stored JSON (see the package doc).
@@ -239,6 +243,51 @@ func (e *exec) consider(raw []byte) error {
 	}
 	if e.opts.Allow != nil && !e.opts.Allow(d) || !e.req.Matches(d) {
 		return nil
+	}
+	e.matched = append(e.matched, d)
+	return nil
+}
+
+// covers reports whether the entries of the index on field hold everything a candidate is
+// tested and sorted on: the query reads only field (a top-level one) and _id, and no Allow
+// needs the document. Where an entry's value is a scalar, that value is then the document's,
+// and the document is read only if it matches.
+func (e *exec) covers(field string) bool {
+	if e.fields == nil || e.opts.Allow != nil || strings.Contains(field, ".") {
+		return false
+	}
+	for _, f := range e.fields {
+		if f != field && f != store.FieldID {
+			return false
+		}
+	}
+	return true
+}
+
+// considerCovered is consider for a candidate known by its index entry: value (a scalar) and id.
+func (e *exec) considerCovered(field string, value any, id []byte) error {
+	e.plan.Examined++
+	e.plan.Covered++
+	p := store.Doc{field: value}
+	if slices.Contains(e.fields, store.FieldID) {
+		p[store.FieldID] = store.ObjectID(id).String()
+	}
+	if !e.req.Match.Match(p) {
+		return nil
+	}
+	raw := e.sn.Raw(e.coll, id)
+	if raw == nil {
+		return nil
+	}
+	if e.raw {
+		p[rawKey] = len(e.raws)
+		e.raws = append(e.raws, bytes.Clone(raw))
+		e.matched = append(e.matched, p)
+		return nil
+	}
+	d, err := store.DecodeDoc(raw)
+	if err != nil {
+		return err
 	}
 	e.matched = append(e.matched, d)
 	return nil
@@ -425,6 +474,7 @@ func (e *exec) ordered(field string, r *store.KeyRange, reverse bool) error {
 		whole = *r
 	}
 	var err error
+	covered := e.covers(field)
 	stream := func() bool {
 		var cur []byte
 		started := false
@@ -436,6 +486,12 @@ func (e *exec) ordered(field string, r *store.KeyRange, reverse bool) error {
 					return false
 				}
 				cur, started = append(cur[:0], val...), true
+			}
+			if covered {
+				if v, ok := store.DecodeIndexScalar(val); ok {
+					err = e.considerCovered(field, v, id)
+					return err == nil
+				}
 			}
 			err = e.consider(e.sn.Raw(e.coll, id))
 			return err == nil

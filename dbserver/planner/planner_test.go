@@ -205,7 +205,7 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 		t.Fatalf("Insert: %v", err)
 	}
 	kinds := map[Kind]int{}
-	raws := 0
+	raws, covered := 0, 0
 	for round := 0; round < 3000; round++ {
 		if round%100 == 99 {
 			// Writes between queries, so maintained indexes are what is tested.
@@ -240,6 +240,9 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 		if plan.Raw {
 			raws++
 		}
+		if plan.Covered > 0 {
+			covered++
+		}
 		want := naive(t, s, "c", req, nil)
 		if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 			t.Fatalf("round %d, query %v, plan %+v:\n got %s\nwant %s", round, vals, plan, g, w)
@@ -253,7 +256,10 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 	if raws < 300 || raws > 2900 {
 		t.Errorf("%d of 3000 answers were written from stored JSON: the random requests do not exercise both paths", raws)
 	}
-	t.Logf("plans used: %v; %d raw answers", kinds, raws)
+	if covered < 20 {
+		t.Errorf("only %d answers tested candidates on index entries alone", covered)
+	}
+	t.Logf("plans used: %v; %d raw answers, %d covered", kinds, raws, covered)
 }
 
 func TestExecuteWithAllow(t *testing.T) {

@@ -134,3 +134,55 @@ func cutIndexValue(b []byte) []byte {
 	}
 	return b
 }
+
+// DecodeIndexScalar returns the number, string or boolean that an index value encoding holds,
+// as a document decodes it (-0 comes back as 0, which compares equal). It reports false for
+// anything else: null (which also stands for a missing field), objects, arrays, and values
+// that may have been cut (MaxIndexValue bytes or more).
+func DecodeIndexScalar(b []byte) (any, bool) {
+	if len(b) == 0 || len(b) >= MaxIndexValue {
+		return nil, false
+	}
+	switch b[0] {
+	case tagNumber:
+		if len(b) != 9 {
+			return nil, false
+		}
+		u := binary.BigEndian.Uint64(b[1:])
+		if u&(1<<63) != 0 {
+			u &^= 1 << 63
+		} else {
+			u = ^u
+		}
+		return math.Float64frombits(u), true
+	case tagBool:
+		if len(b) != 2 || b[1] > 1 {
+			return nil, false
+		}
+		return b[1] == 1, true
+	case tagString:
+		s := make([]byte, 0, max(len(b)-3, 0))
+		for i := 1; i < len(b); i++ {
+			if b[i] != 0 {
+				s = append(s, b[i])
+				continue
+			}
+			if i+1 >= len(b) {
+				return nil, false
+			}
+			switch b[i+1] {
+			case 0xFF:
+				s = append(s, 0)
+				i++
+			case 1:
+				if i+2 != len(b) {
+					return nil, false
+				}
+				return string(s), true
+			default:
+				return nil, false
+			}
+		}
+	}
+	return nil, false
+}

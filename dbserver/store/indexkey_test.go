@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/restkube/restkube/dbserver/query"
@@ -94,5 +95,32 @@ func TestIndexEncodingTypeOrder(t *testing.T) {
 	}
 	if !bytes.Equal(EncodeIndexValue(3), EncodeIndexValue(3.0)) {
 		t.Error("int 3 and float 3 encode differently")
+	}
+}
+
+func TestDecodeIndexScalarInvertsTheEncoding(t *testing.T) {
+	values := []any{0.0, 1.0, -1.0, 0.5, -0.25, 1e300, -1e300, 5e-324, math.MaxFloat64, -math.SmallestNonzeroFloat64,
+		float64(1 << 53), "", "a", "a\x00b", "\x00", "\x00\x00\xff", "héllo ✓", strings.Repeat("x", MaxIndexValue-4), true, false}
+	for _, v := range values {
+		got, ok := DecodeIndexScalar(EncodeIndexValue(v))
+		if !ok || got != v {
+			t.Errorf("DecodeIndexScalar(EncodeIndexValue(%#v)) = %#v, %v", v, got, ok)
+		}
+	}
+	if got, ok := DecodeIndexScalar(EncodeIndexValue(math.Copysign(0, -1))); !ok || got != 0.0 {
+		t.Errorf("-0 decodes as %#v, %v; want 0", got, ok)
+	}
+	// Not scalars, or possibly cut: refused.
+	for _, v := range []any{nil, []any{1.0}, map[string]any{"a": 1.0}, strings.Repeat("x", MaxIndexValue)} {
+		enc := cutIndexValue(EncodeIndexValue(v))
+		if got, ok := DecodeIndexScalar(enc); ok {
+			t.Errorf("DecodeIndexScalar(encoding of %.40v) = %#v, want refused", v, got)
+		}
+	}
+	// Malformed encodings are refused, never misread.
+	for _, b := range [][]byte{{}, {tagNumber, 1, 2}, {tagBool, 2}, {tagString, 'a'}, {tagString, 'a', 0, 1, 'b'}, {tagString, 0, 7}} {
+		if got, ok := DecodeIndexScalar(b); ok {
+			t.Errorf("DecodeIndexScalar(%x) = %#v, want refused", b, got)
+		}
 	}
 }
