@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,11 +143,13 @@ func decodeValue(b []byte) (any, error) {
 }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	return i
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
 // stringEnd returns the index just past the string starting at b[i] == '"' (or -1), and
 // whether it holds escapes. It also reports escaped for any byte json.Marshal would have
@@ -213,7 +216,33 @@ func valueEnd(b []byte, i int) int {
 // AppendObjectWithout appends the stored JSON object raw to dst without its top-level fields
 // named in drop, copying everything else byte for byte. It lets a reader answer with stored
 // documents without decoding and encoding them again.
+//
+// Stored documents have their keys in sorted order (encodeDoc), so when every name in drop
+// begins with '_' (the system fields), the keys to drop form one run and the rest of the
+// document after the first plain key sorting above '_' is copied without being looked at.
 func AppendObjectWithout(dst, raw []byte, drop []string) ([]byte, error) {
+	return appendObjectWithout(dst, raw, drop, allUnderscored(drop))
+}
+
+func allUnderscored(names []string) bool {
+	for _, n := range names {
+		if !strings.HasPrefix(n, "_") {
+			return false
+		}
+	}
+	return true
+}
+
+// appendObjectWithout is AppendObjectWithout; sortedTail allows the copy of the rest of the
+// document once past the keys that can begin with '_'.
+func appendObjectWithout(dst, raw []byte, drop []string, sortedTail bool) ([]byte, error) {
+	end := len(raw)
+	for end > 0 && isSpace(raw[end-1]) {
+		end--
+	}
+	if end == 0 || raw[end-1] != '}' {
+		sortedTail = false
+	}
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, errBadDoc
@@ -232,6 +261,13 @@ func AppendObjectWithout(dst, raw []byte, drop []string) ([]byte, error) {
 		kEnd, escaped := stringEnd(raw, i)
 		if kEnd < 0 {
 			return nil, errBadDoc
+		}
+		// A plain key beginning above '_': every later key sorts above it, so none is dropped.
+		if sortedTail && !escaped && kEnd-kStart > 2 && raw[kStart+1] > '_' {
+			if !first {
+				dst = append(dst, ',')
+			}
+			return append(dst, raw[kStart:end]...), nil
 		}
 		skip := false
 		if escaped {
