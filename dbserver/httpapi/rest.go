@@ -448,6 +448,13 @@ func readJSON(w http.ResponseWriter, r *http.Request, cfg *settings.Config) (any
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, NewError(http.StatusBadRequest, "the body is empty; send a JSON document")
 	}
+	// Checking the grammar and then decoding with the store's decoder costs about half of
+	// json.Unmarshal; anything it refuses goes to json.Unmarshal for its verdict and message.
+	if json.Valid(b) {
+		if v, err := store.DecodeJSON(b); err == nil {
+			return v, nil
+		}
+	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, NewError(http.StatusBadRequest, "invalid JSON: %s", jsonProblem(err))

@@ -17,6 +17,11 @@ import (
 // DecodeDoc decodes a document's stored bytes (from a Snapshot) in full.
 func DecodeDoc(raw []byte) (Doc, error) { return decodeDoc(raw) }
 
+// DecodeJSON decodes any JSON value as json.Unmarshal into an interface{} would, about three
+// times faster, for input json.Valid accepts (a request body, say). Its errors are not
+// json.Unmarshal's: callers wanting those run it on input DecodeJSON refused.
+func DecodeJSON(b []byte) (any, error) { return fastDecode(b) }
+
 var errBadDoc = errors.New("store: decoding document: malformed JSON")
 
 // DecodeFields decodes only the named top-level fields of a document's stored bytes; fields
