@@ -128,7 +128,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	client := &http.Client{
 		Timeout:   2 * time.Minute,
-		Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true},
+		Transport: &http.Transport{
+			MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true,
+			// A query's page (~10 KB) is read in one syscall rather than three.
+			ReadBufferSize: 64 << 10,
+		},
 	}
 	// The machine is shared, so its speed drifts during a run: besides the floor rows, the
 	// floor is measured again (for half as long) right before each dbserver row, and that

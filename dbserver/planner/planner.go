@@ -268,7 +268,8 @@ func (e *exec) covers(field string) bool {
 func (e *exec) considerCovered(field string, value any, id []byte) error {
 	e.plan.Examined++
 	e.plan.Covered++
-	p := store.Doc{field: value}
+	p := make(store.Doc, 3) // field, _id and the raw index
+	p[field] = value
 	if slices.Contains(e.fields, store.FieldID) {
 		p[store.FieldID] = store.ObjectID(id).String()
 	}
