@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return rep, err
 	}
 	client := &http.Client{
-		Timeout:   2 * time.Minute,
+		Timeout: 2 * time.Minute,
 		Transport: &http.Transport{
 			MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true,
 			// A query's page (~10 KB) is read in one syscall rather than three.

@@ -1,11 +1,11 @@
 package store
 
 import (
-	"strings"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // A cheap filter path for stored documents. Decoding a whole document into a map costs
