@@ -13,15 +13,17 @@ type Snapshot struct {
 	tx *bolt.Tx
 
 	// The last collection looked up, so that a query fetching documents one by one opens
-	// its bucket once rather than per document.
+	// its bucket once rather than per document, and a cursor on it that Raw reuses (bbolt's
+	// Get makes a cursor, and allocates its stack, on every call).
 	coll   string
 	bucket *bolt.Bucket
+	cursor *bolt.Cursor
 }
 
 // docs returns the bucket of coll's documents, or nil.
 func (sn *Snapshot) docs(coll string) *bolt.Bucket {
 	if sn.bucket == nil || sn.coll != coll {
-		sn.coll, sn.bucket = coll, collBucket(sn.tx, coll)
+		sn.coll, sn.bucket, sn.cursor = coll, collBucket(sn.tx, coll), nil
 	}
 	return sn.bucket
 }
@@ -74,7 +76,14 @@ func (sn *Snapshot) Raw(coll string, id []byte) []byte {
 	if b == nil || len(id) != idLen {
 		return nil
 	}
-	return b.Get(id)
+	if sn.cursor == nil {
+		sn.cursor = b.Cursor()
+	}
+	k, v := sn.cursor.Seek(id)
+	if !bytes.Equal(k, id) {
+		return nil
+	}
+	return v
 }
 
 // IndexScan calls fn for each entry of one kind (IndexWhole or IndexElements) of the index on

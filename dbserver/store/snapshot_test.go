@@ -56,3 +56,40 @@ func TestWritesDoNotWaitForAnOpenRead(t *testing.T) {
 		t.Fatalf("after the writes: %d documents, want 101", n)
 	}
 }
+
+// Raw finds a document by id and nothing else: not the next id, not in another collection,
+// also when lookups alternate between collections and ids in any order.
+func TestSnapshotRaw(t *testing.T) {
+	s := openTest(t, Options{})
+	a := mustInsert(t, s, "a", Doc{"n": 1.0}, Doc{"n": 2.0}, Doc{"n": 3.0})
+	b := mustInsert(t, s, "b", Doc{"n": 10.0})
+	id := func(d Doc) []byte { oid, _ := ParseObjectID(d[FieldID].(string)); return oid[:] }
+	missing := append([]byte(nil), id(a[1])...)
+	missing[6] ^= 0x01 // the random part: an id next to stored ones, never stored itself
+	err := s.View(func(sn *Snapshot) error {
+		for _, c := range []struct {
+			coll string
+			id   []byte
+			want float64 // 0: none
+		}{
+			{"a", id(a[2]), 3}, {"a", id(a[0]), 1}, {"b", id(b[0]), 10}, {"a", id(b[0]), 0}, {"b", id(a[0]), 0},
+			{"a", missing, 0}, {"a", id(a[1]), 2}, {"nope", id(a[0]), 0}, {"a", []byte("short"), 0},
+		} {
+			raw := sn.Raw(c.coll, c.id)
+			if c.want == 0 {
+				if raw != nil {
+					t.Errorf("Raw(%s, %x) = %s, want none", c.coll, c.id, raw)
+				}
+				continue
+			}
+			d, err := DecodeDoc(raw)
+			if err != nil || d["n"] != c.want {
+				t.Errorf("Raw(%s, %x) = %s (%v), want n=%v", c.coll, c.id, raw, err, c.want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
