@@ -147,6 +147,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 	if req.g.private {
 		opts = planner.Options{Allow: req.g.sees, AllowFields: []string{store.FieldCreatedBy}}
 	}
+	// A page written from stored JSON goes into a recycled buffer, given back once sent.
+	bp := bodyPool.Get().(*[]byte)
+	opts.Buffer = *bp
 	res, plan, err := planner.Execute(s.store, req.t.coll, q, opts)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("querying %s: %w", req.t.coll, err)
@@ -157,6 +160,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 	// How the query was answered, for clients tuning their indexes (an "explain" in a header).
 	w.Header().Set(PlanHeader, planSummary(plan))
 	writeJSON(w, http.StatusOK, res)
+	switch page := res.(type) {
+	case json.RawMessage:
+		recycle(bp, page)
+	case planner.RawPage:
+		recycle(bp, page.Data)
+	}
 	return nil
 }
 

@@ -170,8 +170,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	// Served as application/json, never as HTML: gosec's taint check cannot see the header.
 	// A write error means the client went away; there is nobody left to tell.
 	_, _ = w.Write(body) //nolint:gosec // JSON body with a JSON content type
-	if cap(body) <= maxPooledBody {
-		*bp = body
+	recycle(bp, body)
+}
+
+// recycle gives the buffer b (grown from *bp) back to bodyPool, unless it grew too large.
+func recycle(bp *[]byte, b []byte) {
+	if cap(b) <= maxPooledBody {
+		*bp = b[:0]
 		bodyPool.Put(bp)
 	}
 }

@@ -99,25 +99,35 @@ type Options struct {
 	// AllowFields names the top-level fields Allow reads, so candidates can be tested on a
 	// partial decode; nil makes Allow get whole documents.
 	AllowFields []string
+	// Buffer, when not nil, receives a page written from stored JSON (from its start; it is
+	// grown as needed), so that a caller can recycle the memory of its answers.
+	Buffer []byte
 }
 
 // Execute answers req over the collection coll and returns the value of req.Result.
 func Execute(st *store.Store, coll string, req *query.Request, opts Options) (any, Plan, error) {
 	e := &exec{coll: coll, req: req, opts: opts, matched: []store.Doc{}}
 	e.setup()
+	var res any
 	err := st.View(func(sn *store.Snapshot) error {
 		e.sn = sn
-		return e.run()
+		if err := e.run(); err != nil {
+			return err
+		}
+		if e.raw {
+			// Inside the read transaction: the stored bytes of the matches are still valid
+			// there, so the page is written from them without copying each first.
+			var err error
+			res, err = e.rawResult()
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, e.plan, fmt.Errorf("planner: querying %s: %w", coll, err)
 	}
 	if !e.raw {
 		return req.Result(e.matched), e.plan, nil
-	}
-	res, err := e.rawResult()
-	if err != nil {
-		return nil, e.plan, fmt.Errorf("planner: querying %s: %w", coll, err)
 	}
 	return res, e.plan, nil
 }
@@ -137,7 +147,7 @@ func (e *exec) rawResult() (any, error) {
 	for _, d := range page {
 		size += len(e.raws[d[rawKey].(int)])
 	}
-	buf := make([]byte, 0, size)
+	buf := slices.Grow(e.opts.Buffer[:0], size)
 	buf = append(buf, '[')
 	for i, d := range page {
 		if i > 0 {
@@ -165,7 +175,7 @@ type exec struct {
 	limit   int      // matches after which an ordered read may stop; -1: never
 	matched []store.Doc
 	raw     bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
-	raws    [][]byte // stored bytes of the matches, when raw
+	raws    [][]byte // stored bytes of the matches, when raw: valid only in the read transaction
 	plan    Plan
 }
 
@@ -226,7 +236,7 @@ func (e *exec) consider(raw []byte) error {
 		}
 		if e.raw {
 			p[rawKey] = len(e.raws)
-			e.raws = append(e.raws, bytes.Clone(raw))
+			e.raws = append(e.raws, raw)
 			e.matched = append(e.matched, p)
 			return nil
 		}
@@ -282,7 +292,7 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 	}
 	if e.raw {
 		p[rawKey] = len(e.raws)
-		e.raws = append(e.raws, bytes.Clone(raw))
+		e.raws = append(e.raws, raw)
 		e.matched = append(e.matched, p)
 		return nil
 	}
