@@ -150,6 +150,17 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		}
 		rep.Rows = append(rep.Rows, Row{Section: "http floor", Name: "GET fixed JSON", Conc: conc, Res: res, Ratio: 1})
 	}
+	// Not a reference of the targets: what an answer the size of the indexed query's costs.
+	for _, conc := range []int{1, 16} {
+		res, err := runLoad(ctx, conc, cfg.OpMax, cfg.OpDuration, func(ctx context.Context, i int) error {
+			return send(ctx, client, http.MethodGet, "http://"+floor.addr+floorPagePath, "", nil, http.StatusOK, nil)
+		})
+		if err != nil {
+			floor.stop()
+			return rep, fmt.Errorf("floor page: %w", err)
+		}
+		rep.Rows = append(rep.Rows, Row{Section: "http floor", Name: "GET fixed JSON page (20 documents)", Conc: conc, Res: res})
+	}
 	adjacentFloor := func(conc int) (float64, error) {
 		res, err := measureFloor(conc, cfg.OpDuration/2)
 		return res.OpsPerSec(), err

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,20 @@ const roleEnv = "RESTKUBE_BENCH_ROLE"
 // floorDoc is what the floor server answers: a small fixed JSON document.
 const floorDoc = `{"_id":"6a0b1c2d3e4f5a6b7c8d9e0f","name":"floor","n":1,"done":false}`
 
+// floorPagePath answers floorPage: a fixed page of 20 documents shaped like the indexed
+// query's answer, to tell what an answer of that size costs the HTTP stack alone.
+const floorPagePath = "/rest/floor-page"
+
+func floorPage() []byte {
+	docs := make([]map[string]any, 20)
+	for i := range docs {
+		docs[i] = benchDoc(i)
+		docs[i]["_id"] = fmt.Sprintf("6a0b1c2d3e4f5a6b7c8d%04x", i)
+	}
+	b, _ := json.Marshal(docs)
+	return append(b, '\n')
+}
+
 // maybeRunRole runs the child role named in the environment, if any, and reports whether it did.
 func maybeRunRole() bool {
 	if os.Getenv(roleEnv) != "floor" {
@@ -45,8 +60,13 @@ func serveFloor() error {
 	if err != nil {
 		return err
 	}
+	page := floorPage()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if r.URL.Path == floorPagePath {
+			_, _ = w.Write(page)
+			return
+		}
 		_, _ = io.WriteString(w, floorDoc)
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
