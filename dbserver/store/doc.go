@@ -29,8 +29,13 @@ generator also starts after the newest stored id.
 # Secondary indexes
 
 SetIndexes declares the indexes of the whole database (collection → dot paths, from settings):
-it builds the new ones from the stored documents and drops the others in one transaction, and
-does nothing when the set is unchanged. An index is a bucket "indexes"/<collection>/<path> of
+it drops the unwanted ones and builds the new ones from the stored documents, and does nothing
+when the set is unchanged. A new index starts empty and marked as building (a key 0x00 in its
+bucket); it is filled 2000 documents per transaction in _id order while writes go on and keep
+it up to date, and the mark is removed when the walk ends. Queries ignore a marked index, so
+they never see a partial one; a build cut short keeps its mark and the next SetIndexes (at the
+next start or settings reload) finishes it. An index over 300k documents built in 0.56 s, during
+which a write waited 6 ms (0.68 s when the build was one transaction). An index is a bucket "indexes"/<collection>/<path> of
 keys only: kind byte, the value's encoding (EncodeIndexValue: bytes sort in MongoDB's cross-type
 order, null < numbers < strings < objects < arrays < booleans, numbers as order-preserving
 float64 bits, strings bytewise), then the 12-byte id. Every document has one IndexWhole entry,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -187,9 +186,14 @@ func ValidIndexPath(path string) bool {
 }
 
 // SetIndexes makes the indexes of the whole database exactly want (collection → paths): it
-// builds the missing ones from the stored documents and drops the rest, in one transaction,
-// so queries see either the old set or the new one. Invalid paths (see ValidIndexPath) are
-// ignored. Building runs on the write path: writes wait for it.
+// drops the unwanted ones and builds the missing ones from the stored documents. Invalid paths
+// (see ValidIndexPath) are ignored.
+//
+// A new index is created empty and marked as building, then filled buildChunk documents per
+// transaction in _id order; writes in between maintain it like any index, so when the walk
+// ends it is complete, and only then is the mark removed. Queries do not use an index while
+// it is marked, and writes wait at most one chunk instead of the whole build. A build cut
+// short (an error, a restart) leaves the mark; the next SetIndexes finishes it.
 func (s *Store) SetIndexes(want map[string][]string) error {
 	clean := map[string][]string{}
 	for coll, paths := range want {
@@ -202,13 +206,15 @@ func (s *Store) SetIndexes(want map[string][]string) error {
 			}
 		}
 	}
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
 	// Settings reloads call this with an unchanged set most of the time: answer from a read
 	// transaction instead of committing (and fsyncing) an empty write.
-	have, err := s.Indexes()
-	if err == nil && sameIndexes(have, clean) {
+	have, building, err := s.indexState()
+	if err == nil && sameIndexes(have, clean) && len(building) == 0 {
 		return nil
 	}
-	return s.writer.write(func(tx *bolt.Tx) error {
+	err = s.writer.write(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(bucketIndexes)
 		if err != nil {
 			return fmt.Errorf("store: creating the index bucket: %w", err)
@@ -244,18 +250,13 @@ func (s *Store) SetIndexes(want map[string][]string) error {
 				return fmt.Errorf("store: dropping the indexes of %s: %w", c, err)
 			}
 		}
-		// Build what is missing.
-		colls := make([]string, 0, len(clean))
-		for c := range clean {
-			colls = append(colls, c)
-		}
-		sort.Strings(colls)
-		for _, coll := range colls {
+		// Create what is missing, empty and marked as building.
+		for coll, paths := range clean {
 			cb, err := root.CreateBucketIfNotExists([]byte(coll))
 			if err != nil {
 				return fmt.Errorf("store: creating the indexes of %s: %w", coll, err)
 			}
-			for _, p := range clean[coll] {
+			for _, p := range paths {
 				if cb.Bucket([]byte(p)) != nil {
 					continue
 				}
@@ -263,13 +264,101 @@ func (s *Store) SetIndexes(want map[string][]string) error {
 				if err != nil {
 					return fmt.Errorf("store: creating index %s.%s: %w", coll, p, err)
 				}
-				if err := buildIndex(tx, coll, indexRef{path: p, b: ib}); err != nil {
-					return err
+				if err := ib.Put(buildingMark, nil); err != nil {
+					return fmt.Errorf("store: creating index %s.%s: %w", coll, p, err)
 				}
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if _, building, err = s.indexState(); err != nil {
+		return err
+	}
+	for _, ix := range building {
+		if err := s.buildIndex(ix[0], ix[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildingMark is the key that marks an index as being built. Index entries begin with a kind
+// byte (IndexWhole, IndexElements), never 0, so no entry can be mistaken for it.
+var buildingMark = []byte{0}
+
+// buildChunk is how many documents one transaction of an index build reads.
+var buildChunk = 2000
+
+// buildIndex fills the marked index coll.path chunk by chunk and removes the mark at the end.
+func (s *Store) buildIndex(coll, path string) error {
+	var after []byte // the last document indexed
+	for {
+		var next []byte
+		done := false
+		err := s.writer.write(func(tx *bolt.Tx) error {
+			next, done = nil, false
+			ib := indexBucket(tx, coll, path)
+			if ib == nil || ib.Get(buildingMark) == nil {
+				done = true // dropped meanwhile, or finished
+				return nil
+			}
+			c := collBucket(tx, coll)
+			if c == nil {
+				done = true
+				return ib.Delete(buildingMark)
+			}
+			cur := c.Cursor()
+			k, v := cur.First()
+			if after != nil {
+				if k, v = cur.Seek(after); bytes.Equal(k, after) {
+					k, v = cur.Next()
+				}
+			}
+			ix := []indexRef{{path: path, b: ib}}
+			for n := 0; k != nil && n < buildChunk; k, v = cur.Next() {
+				if v == nil {
+					continue // a nested bucket, not a document
+				}
+				d, err := decodeDoc(v)
+				if err != nil {
+					return fmt.Errorf("store: %s/%x: %w", coll, k, err)
+				}
+				if err := indexDoc(ix, d, k, true); err != nil {
+					return err
+				}
+				next = k
+				n++
+			}
+			if k == nil {
+				done = true
+				return ib.Delete(buildingMark)
+			}
+			next = slices.Clone(next)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: building index %s.%s: %w", coll, path, err)
+		}
+		if done {
+			return nil
+		}
+		after = next
+	}
+}
+
+func indexBucket(tx *bolt.Tx, coll, path string) *bolt.Bucket {
+	root := tx.Bucket(bucketIndexes)
+	if root == nil || !validName(coll) || path == "" {
+		return nil
+	}
+	cb := root.Bucket([]byte(coll))
+	if cb == nil {
+		return nil
+	}
+	return cb.Bucket([]byte(path))
 }
 
 func sameIndexes(have, want map[string][]string) bool {
@@ -292,37 +381,38 @@ func sameIndexes(have, want map[string][]string) bool {
 	return n == len(have)
 }
 
-func buildIndex(tx *bolt.Tx, coll string, ix indexRef) error {
-	err := eachDoc(collBucket(tx, coll), coll, func(k []byte, d Doc) (bool, error) {
-		return true, indexDoc([]indexRef{ix}, d, k, true)
-	})
-	if err != nil {
-		return fmt.Errorf("store: building index %s.%s: %w", coll, ix.path, err)
-	}
-	return nil
-}
-
-// Indexes returns the indexes that exist (collection → sorted paths).
-func (s *Store) Indexes() (map[string][]string, error) {
-	out := map[string][]string{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+// indexState returns every index (collection → paths) and those still marked as building
+// (collection, path), in order.
+func (s *Store) indexState() (all map[string][]string, building [][2]string, err error) {
+	all = map[string][]string{}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketIndexes)
 		if root == nil {
 			return nil
 		}
 		return root.ForEachBucket(func(name []byte) error {
+			cb := root.Bucket(name)
 			var paths []string
-			_ = root.Bucket(name).ForEachBucket(func(p []byte) error {
+			_ = cb.ForEachBucket(func(p []byte) error {
 				paths = append(paths, string(p))
+				if cb.Bucket(p).Get(buildingMark) != nil {
+					building = append(building, [2]string{string(name), string(p)})
+				}
 				return nil
 			})
 			if len(paths) > 0 {
-				out[string(name)] = paths
+				all[string(name)] = paths
 			}
 			return nil
 		})
 	})
-	return out, err
+	return all, building, err
+}
+
+// Indexes returns the indexes that exist (collection → sorted paths), built or being built.
+func (s *Store) Indexes() (map[string][]string, error) {
+	all, _, err := s.indexState()
+	return all, err
 }
 
 // KeyRange bounds index values (encodings from EncodeIndexValue). A nil Low starts at the

@@ -256,3 +256,119 @@ func TestIndexScanRangesAndDirections(t *testing.T) {
 		})
 	}
 }
+
+// An index is built in many small transactions while writes go on; the writes in between
+// maintain it, so once built it lists exactly the documents there are.
+func TestIndexBuildsOnlineUnderWrites(t *testing.T) {
+	defer func(n int) { buildChunk = n }(buildChunk)
+	buildChunk = 25
+	s := openTest(t, Options{})
+	var docs []Doc
+	for i := range 3000 {
+		docs = append(docs, Doc{"n": float64(i % 97), "tags": []any{float64(i % 3), "x"}})
+	}
+	var ids []string
+	for _, d := range mustInsert(t, s, "c", docs...) {
+		ids = append(ids, d[FieldID].(string))
+	}
+	before := s.Stats().Writes
+	built := make(chan error, 1)
+	go func() { built <- s.SetIndexes(map[string][]string{"c": {"n", "tags"}}) }()
+	r := rand.New(rand.NewPCG(7, 8))
+	writes := 0
+	for done := false; !done; {
+		select {
+		case err := <-built:
+			if err != nil {
+				t.Fatalf("SetIndexes: %v", err)
+			}
+			done = true
+		default:
+		}
+		// Inserts (after every id), updates and deletes anywhere (before and after the walk).
+		switch writes % 3 {
+		case 0:
+			ids = append(ids, mustInsert(t, s, "c", Doc{"n": float64(r.IntN(97)), "tags": []any{"y"}})[0][FieldID].(string))
+		case 1:
+			if _, err := s.Update("c", ids[r.IntN(len(ids))], AnyVersion, "api", func(d Doc) error {
+				d["n"] = float64(r.IntN(97))
+				d["tags"] = []any{float64(r.IntN(5))}
+				return nil
+			}); err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Update: %v", err)
+			}
+		default:
+			if err := s.Delete("c", ids[r.IntN(len(ids))], AnyVersion, nil); err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Delete: %v", err)
+			}
+		}
+		writes++
+	}
+	// Every chunk is one write of its own (writes share commits with it, which is the point).
+	if chunks := s.Stats().Writes - before - int64(writes); chunks < 2*3000/25 {
+		t.Errorf("the build took %d writes, want at least %d (chunks of %d documents for two indexes)", chunks, 2*3000/25, buildChunk)
+	}
+	if writes < 10 {
+		t.Errorf("only %d writes ran during the build: the test did not exercise interleaving", writes)
+	}
+	checkIndexes(t, s, "c", "n", "tags")
+	t.Logf("%d writes during the build", writes)
+}
+
+// An index still marked as building (a build cut short by an error or a restart) is not used
+// by queries, and the next SetIndexes completes it.
+func TestUnfinishedIndexIsNotUsedAndGetsFinished(t *testing.T) {
+	s := openTest(t, Options{})
+	mustInsert(t, s, "c", Doc{"n": 1.0}, Doc{"n": 2.0}, Doc{"n": 3.0})
+	if err := s.SetIndexes(map[string][]string{"c": {"n"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Cut short: the mark back, and the entries of two documents gone.
+	err := s.writer.write(func(tx *bolt.Tx) error {
+		ib := indexBucket(tx, "c", "n")
+		c := ib.Cursor()
+		for k, _ := c.Last(); k != nil && k[0] == IndexWhole; k, _ = c.Last() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			if len(indexEntriesRaw(ib)) <= 1 {
+				break
+			}
+		}
+		return ib.Put(buildingMark, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexed := func() bool {
+		var ok bool
+		_ = s.View(func(sn *Snapshot) error { ok = sn.Indexed("c", "n"); return nil })
+		return ok
+	}
+	if indexed() {
+		t.Fatal("an index marked as building is offered to queries")
+	}
+	path := s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetIndexes(map[string][]string{"c": {"n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !indexed() {
+		t.Fatal("SetIndexes left the index unfinished")
+	}
+	checkIndexes(t, s, "c", "n")
+}
+
+// indexEntriesRaw lists the keys of an index bucket, the building mark included.
+func indexEntriesRaw(ib *bolt.Bucket) [][]byte {
+	var out [][]byte
+	_ = ib.ForEach(func(k, _ []byte) error { out = append(out, k); return nil })
+	return out
+}

@@ -37,16 +37,14 @@ func (s *Store) View(fn func(*Snapshot) error) error {
 // Indexed reports whether the collection has an index on path.
 func (sn *Snapshot) Indexed(coll, path string) bool { return sn.index(coll, path) != nil }
 
+// index returns the bucket of the index on coll.path, unless there is none or it is still
+// being built (queries then read the documents instead).
 func (sn *Snapshot) index(coll, path string) *bolt.Bucket {
-	root := sn.tx.Bucket(bucketIndexes)
-	if root == nil || !validName(coll) || path == "" {
+	ib := indexBucket(sn.tx, coll, path)
+	if ib == nil || ib.Get(buildingMark) != nil {
 		return nil
 	}
-	cb := root.Bucket([]byte(coll))
-	if cb == nil {
-		return nil
-	}
-	return cb.Bucket([]byte(path))
+	return ib
 }
 
 // Docs calls fn with each document's id and stored bytes, in _id order (descending when

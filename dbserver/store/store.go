@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,6 +64,8 @@ type Store struct {
 	ids    *idGen
 	log    *slog.Logger
 	writer *committer
+
+	indexMu sync.Mutex // one SetIndexes (and its builds) at a time
 }
 
 // Open opens (creating if needed) the bbolt file at path and takes its exclusive lock.
