@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -144,11 +146,17 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if err := syncIndexes(st, src.Current()); err != nil {
 		return err
 	}
-	src.OnChange(func(c *settings.Config) {
-		if err := syncIndexes(st, c); err != nil {
-			logger.Error("updating indexes after a settings change", "error", err.Error())
+	// On a reload they are synced by a goroutine of their own, so that building a large index
+	// does not hold back the next reload; it works on the newest settings it has been given.
+	latest := newLatest[*settings.Config]()
+	go func() {
+		for c := range latest.next(ctx) {
+			if err := syncIndexes(st, c); err != nil {
+				logger.Error("updating indexes after a settings change", "error", err.Error())
+			}
 		}
-	})
+	}()
+	src.OnChange(latest.set)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -215,6 +223,47 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// latest hands the newest value set to one consumer: values set while the consumer is busy
+// replace each other, and it gets only the last.
+type latest[T any] struct {
+	mu      sync.Mutex
+	v       T
+	pending bool
+	wake    chan struct{}
+}
+
+func newLatest[T any]() *latest[T] { return &latest[T]{wake: make(chan struct{}, 1)} }
+
+func (l *latest[T]) set(v T) {
+	l.mu.Lock()
+	l.v, l.pending = v, true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next yields each newest value until ctx ends.
+func (l *latest[T]) next(ctx context.Context) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.wake:
+			}
+			l.mu.Lock()
+			v, ok := l.v, l.pending
+			l.pending = false
+			l.mu.Unlock()
+			if ok && !yield(v) {
+				return
+			}
+		}
+	}
 }
 
 // storeCollectors expose the store's group commit: commits (one fsync each) and the writes

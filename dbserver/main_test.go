@@ -559,3 +559,34 @@ func TestStoreMetrics(t *testing.T) {
 		t.Errorf("4 sequential writes counted as %v", d)
 	}
 }
+
+// latest gives its consumer the newest value only: what was set while it was busy is skipped.
+func TestLatestKeepsTheNewest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := newLatest[int]()
+	got := make(chan int)
+	release := make(chan struct{})
+	go func() {
+		for v := range l.next(ctx) {
+			got <- v
+			<-release
+		}
+	}()
+	l.set(1)
+	if v := <-got; v != 1 {
+		t.Fatalf("first value %d, want 1", v)
+	}
+	for i := 2; i <= 5; i++ { // the consumer is busy with 1 meanwhile
+		l.set(i)
+	}
+	close(release)
+	if v := <-got; v != 5 {
+		t.Fatalf("after a busy spell the consumer got %d, want only the newest, 5", v)
+	}
+	select {
+	case v := <-got:
+		t.Fatalf("an older value %d came after the newest", v)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
