@@ -20,7 +20,8 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-11s %-56s %4d %10.0f %10s %10s %9s\n", row.Section, row.Name, row.Conc, row.Res.OpsPerSec(), ms(row.Res.P50), ms(row.Res.P99), ratio)
 	}
-	fmt.Fprintln(w, "\nratio: dbserver rows against the HTTP floor at the same concurrency, measured just before the row;")
+	fmt.Fprintln(w, "\nratio: dbserver rows against the HTTP floor at the same concurrency, measured just before the operation;")
+	fmt.Fprintln(w, "each dbserver row is the round with the median ratio of interleaved rounds of (floor, operation);")
 	fmt.Fprintln(w, "engine rows against the json.Unmarshal scan.")
 	fmt.Fprintf(w, "\nindexed query (n > X, sort n, max 20), concurrency 1, by collection size:\n")
 	for _, p := range r.Scale {
