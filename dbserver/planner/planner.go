@@ -184,6 +184,10 @@ func (e *exec) setup() {
 	r := e.req
 	if !r.Totals && len(r.GroupBy) == 0 && len(r.Aggregates) == 0 {
 		e.limit = r.Skip + r.Max
+		if e.limit > 0 {
+			// The usual page: room for it up front (a walk can stop past it, at a new value).
+			e.matched = make([]store.Doc, 0, min(e.limit, 1024))
+		}
 	}
 	if len(r.Filter) > 0 || e.opts.Allow != nil && e.opts.AllowFields == nil {
 		return

@@ -74,6 +74,9 @@ func TestSnapshotRaw(t *testing.T) {
 		}{
 			{"a", id(a[2]), 3}, {"a", id(a[0]), 1}, {"b", id(b[0]), 10}, {"a", id(b[0]), 0}, {"b", id(a[0]), 0},
 			{"a", missing, 0}, {"a", id(a[1]), 2}, {"nope", id(a[0]), 0}, {"a", []byte("short"), 0},
+			// In id order (a step from one to the next), with a gap, and back.
+			{"a", id(a[0]), 1}, {"a", id(a[1]), 2}, {"a", id(a[2]), 3}, {"a", id(a[0]), 1}, {"a", id(a[2]), 3},
+			{"a", id(a[0]), 1}, {"a", missing, 0}, {"a", id(a[2]), 3}, {"a", id(b[0]), 0},
 		} {
 			raw := sn.Raw(c.coll, c.id)
 			if c.want == 0 {
