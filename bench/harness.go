@@ -404,6 +404,17 @@ func (s *server) hit(ctx context.Context, method, path string, body []byte, want
 	return send(ctx, s.client, method, s.base+path, s.key, body, want, nil)
 }
 
+// indexedQueryPath is the indexed range query of the benchmark: n > x, sorted by n, 20 documents.
+func indexedQueryPath(coll string, x int) string {
+	q := url.Values{"q": {fmt.Sprintf(`{"n":{"$gt":%d}}`, x)}, "sort": {"n"}, "max": {"20"}}
+	return "/rest/" + coll + "?" + q.Encode()
+}
+
+// get sends a GET of a full URL that needs no answer beyond its status.
+func (s *server) get(ctx context.Context, u string) error {
+	return send(ctx, s.client, http.MethodGet, u, s.key, nil, http.StatusOK, nil)
+}
+
 // commitCounters reads the dbserver's group-commit counters from /metrics.
 func (s *server) commitCounters(ctx context.Context) (commits, writes float64, err error) {
 	out, err := do(ctx, s.client, http.MethodGet, s.base+"/metrics", "", nil, http.StatusOK)
@@ -524,6 +535,11 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 	// The create bodies are encoded before the clock starts: the generator's CPU is taken
 	// from the server it measures (they share the machine).
 	bodies := newBodies(cfg.Preload, 2*cfg.OpMax)
+	// Likewise the indexed query's URLs, one per threshold.
+	indexedURLs := make([]string, cfg.Preload)
+	for x := range indexedURLs {
+		indexedURLs[x] = s.base + indexedQueryPath("bench", x)
+	}
 	var mu sync.Mutex
 	var created []string
 	next := cfg.Preload
@@ -552,8 +568,7 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 			return s.hit(ctx, http.MethodGet, "/rest/bench/"+preload[spread(i, len(preload))], nil, http.StatusOK)
 		}},
 		{"indexed query (n > X, sort n, max 20)", func(ctx context.Context, i int) error {
-			q := url.Values{"q": {fmt.Sprintf(`{"n":{"$gt":%d}}`, spread(i, cfg.Preload))}, "sort": {"n"}, "max": {"20"}}
-			return s.hit(ctx, http.MethodGet, "/rest/bench?"+q.Encode(), nil, http.StatusOK)
+			return s.get(ctx, indexedURLs[spread(i, len(indexedURLs))])
 		}},
 		{fmt.Sprintf("unindexed query (u = X, totals, %d docs)", cfg.Preload), func(ctx context.Context, i int) error {
 			q := url.Values{"q": {fmt.Sprintf(`{"u":%d}`, spread(i, 100))}, "totals": {"true"}, "max": {"20"}}
@@ -704,8 +719,7 @@ func dbserverScale(ctx context.Context, cfg Config, bin string, client *http.Cli
 			rep.RSS, rep.RSSDocs = rss, cp
 		}
 		res, err := runLoad(ctx, 1, cfg.OpMax, cfg.OpDuration, func(ctx context.Context, i int) error {
-			q := url.Values{"q": {fmt.Sprintf(`{"n":{"$gt":%d}}`, spread(i, cp))}, "sort": {"n"}, "max": {"20"}}
-			return s.hit(ctx, http.MethodGet, "/rest/scale?"+q.Encode(), nil, http.StatusOK)
+			return s.hit(ctx, http.MethodGet, indexedQueryPath("scale", spread(i, cp)), nil, http.StatusOK)
 		})
 		if err != nil {
 			return fmt.Errorf("indexed query at %d documents: %w", cp, err)
