@@ -79,6 +79,9 @@ type Plan struct {
 	// Covered counts the candidates tested on their index entry alone (of those examined): a
 	// document is read only once it matches.
 	Covered int
+	// InOrder is true when an index walk started keeping its matches in the page's order
+	// (sort on the indexed field, ascending); it may have gone back to sorting them.
+	InOrder bool
 	// Stopped is true when reading ended before the candidates did (early stop).
 	Stopped bool
 	// Raw is true when the answer was written from the stored JSON (see the package doc).
@@ -138,23 +141,40 @@ const rawKey = "\x00raw"
 
 // rawResult writes the page from the stored JSON of the matches.
 func (e *exec) rawResult() (any, error) {
-	page, total := e.req.PageOf(e.matched)
+	var page [][]byte
+	total := 0
+	if e.inOrder {
+		// Already in the page's order: the page is a slice of it.
+		total = len(e.raws)
+		start, end := min(e.req.Skip, total), total
+		if e.req.Max > 0 {
+			end = min(start+e.req.Max, total)
+		}
+		page = e.raws[start:end]
+	} else {
+		var docs []store.Doc
+		docs, total = e.req.PageOf(e.matched)
+		page = make([][]byte, len(docs))
+		for i, d := range docs {
+			page[i] = e.raws[d[rawKey].(int)]
+		}
+	}
 	var drop []string
 	if !e.req.Metafields {
 		drop = query.SystemFields()
 	}
 	size := 2 + len(page)
-	for _, d := range page {
-		size += len(e.raws[d[rawKey].(int)])
+	for _, raw := range page {
+		size += len(raw)
 	}
 	buf := slices.Grow(e.opts.Buffer[:0], size)
 	buf = append(buf, '[')
-	for i, d := range page {
+	for i, raw := range page {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		var err error
-		if buf, err = store.AppendObjectWithout(buf, e.raws[d[rawKey].(int)], drop); err != nil {
+		if buf, err = store.AppendObjectWithout(buf, raw, drop); err != nil {
 			return nil, err
 		}
 	}
@@ -177,6 +197,15 @@ type exec struct {
 	raw     bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
 	raws    [][]byte // stored bytes of the matches, when raw: valid only in the read transaction
 	plan    Plan
+
+	// In order (see ordered): the matches so far are only in raws, already in the page's
+	// order, with their sort values and ids kept for a return to matched.
+	inOrder    bool
+	orderField string
+	orderVals  []any
+	orderIDs   [][]byte
+	probe      store.Doc // the partial document covered candidates are tested on, in order
+	matchReads []string  // the fields the query's conditions read
 }
 
 func (e *exec) setup() {
@@ -196,6 +225,7 @@ func (e *exec) setup() {
 	if !ok {
 		return
 	}
+	e.matchReads = slices.Clone(f)
 	add := func(list []string) {
 		for _, a := range list {
 			if !slices.Contains(f, a) {
@@ -222,13 +252,39 @@ func (e *exec) sortKey() query.SortKey {
 }
 
 // full reports whether the early-stop limit is reached.
-func (e *exec) full() bool { return e.limit >= 0 && len(e.matched) >= e.limit }
+func (e *exec) full() bool { return e.limit >= 0 && e.count() >= e.limit }
+
+// count is the number of matches so far.
+func (e *exec) count() int {
+	if e.inOrder {
+		return len(e.raws)
+	}
+	return len(e.matched)
+}
+
+// leaveOrder turns the matches kept in order into partial documents in matched, to be
+// sorted with others: what an in-order walk does before a candidate that breaks the order.
+func (e *exec) leaveOrder() {
+	if !e.inOrder {
+		return
+	}
+	e.inOrder = false
+	for i := range e.raws {
+		p := make(store.Doc, 3)
+		p[e.orderField] = e.orderVals[i]
+		p[store.FieldID] = store.ObjectID(e.orderIDs[i]).String()
+		p[rawKey] = i
+		e.matched = append(e.matched, p)
+	}
+	e.orderVals, e.orderIDs = nil, nil
+}
 
 // consider tests one stored document and keeps it if it matches.
 func (e *exec) consider(raw []byte) error {
 	if raw == nil {
 		return nil
 	}
+	e.leaveOrder()
 	e.plan.Examined++
 	if e.fields != nil {
 		p, err := store.DecodeFields(raw, e.fields)
@@ -282,6 +338,25 @@ func (e *exec) covers(field string) bool {
 func (e *exec) considerCovered(field string, value any, id []byte) error {
 	e.plan.Examined++
 	e.plan.Covered++
+	if e.inOrder {
+		// Kept in order, nothing to sort: the condition is tested on one reused document.
+		clear(e.probe)
+		e.probe[field] = value
+		if slices.Contains(e.matchReads, store.FieldID) {
+			e.probe[store.FieldID] = store.ObjectID(id).String()
+		}
+		if !e.req.Match.Match(e.probe) {
+			return nil
+		}
+		raw := e.sn.Raw(e.coll, id)
+		if raw == nil {
+			return nil
+		}
+		e.raws = append(e.raws, raw)
+		e.orderVals = append(e.orderVals, value)
+		e.orderIDs = append(e.orderIDs, id)
+		return nil
+	}
 	p := make(store.Doc, 3) // field, _id and the raw index
 	p[field] = value
 	if slices.Contains(e.fields, store.FieldID) {
@@ -490,6 +565,15 @@ func (e *exec) ordered(field string, r *store.KeyRange, reverse bool) error {
 	}
 	var err error
 	covered := e.covers(field)
+	// Sorted ascending by field alone, a walk up the index meets the matches in the page's
+	// order: by value, ties by id (PageOf's tie-break). Covered candidates are then kept as they
+	// come, without a partial document each, until one breaks the order (a document whose
+	// entry does not hold its value, or the arrays of a range), when they go back to matched.
+	if covered && e.raw && !reverse && !e.req.Totals && len(e.req.Sort) == 1 &&
+		e.req.Sort[0].Field == field && e.req.Sort[0].Dir > 0 && e.count() == 0 {
+		e.inOrder, e.orderField, e.probe = true, field, make(store.Doc, 2)
+		e.plan.InOrder = true
+	}
 	stream := func() bool {
 		var cur []byte
 		started := false

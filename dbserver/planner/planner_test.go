@@ -205,7 +205,7 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 		t.Fatalf("Insert: %v", err)
 	}
 	kinds := map[Kind]int{}
-	raws, covered := 0, 0
+	raws, covered, inOrder := 0, 0, 0
 	for round := 0; round < 3000; round++ {
 		if round%100 == 99 {
 			// Writes between queries, so maintained indexes are what is tested.
@@ -243,6 +243,9 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 		if plan.Covered > 0 {
 			covered++
 		}
+		if plan.InOrder {
+			inOrder++
+		}
 		want := naive(t, s, "c", req, nil)
 		if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 			t.Fatalf("round %d, query %v, plan %+v:\n got %s\nwant %s", round, vals, plan, g, w)
@@ -259,7 +262,10 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 	if covered < 20 {
 		t.Errorf("only %d answers tested candidates on index entries alone", covered)
 	}
-	t.Logf("plans used: %v; %d raw answers, %d covered", kinds, raws, covered)
+	if inOrder < 10 {
+		t.Errorf("only %d answers kept an index walk's matches in order", inOrder)
+	}
+	t.Logf("plans used: %v; %d raw answers, %d covered, %d in order", kinds, raws, covered, inOrder)
 }
 
 func TestExecuteWithAllow(t *testing.T) {
@@ -391,5 +397,53 @@ func TestIndexChangesApplyToTheNextQuery(t *testing.T) {
 		if g := mustJSON(t, got); g != want {
 			t.Errorf("with indexes %v:\n got %s\nwant %s", step.indexes, g, want)
 		}
+	}
+}
+
+// A walk up the index keeps covered matches in order until a candidate breaks it: documents
+// whose value is an array (met through the element entries), or whose entry does not hold the
+// value. The answers must still equal the full scan's, page by page.
+func TestInOrderWalkMeetsArraysAndOthers(t *testing.T) {
+	s := openStore(t)
+	if err := s.SetIndexes(map[string][]string{"c": {"n"}}); err != nil {
+		t.Fatal(err)
+	}
+	var docs []store.Doc
+	for i := range 40 {
+		switch i % 5 {
+		case 0:
+			docs = append(docs, store.Doc{"n": []any{float64(i), float64(100 - i)}})
+		case 1:
+			docs = append(docs, store.Doc{"n": float64(i % 7)}) // ties, broken by _id
+		case 2:
+			docs = append(docs, store.Doc{"n": strings.Repeat("s", 600+i)}) // cut in the index
+		default:
+			docs = append(docs, store.Doc{"n": float64(i)})
+		}
+	}
+	if _, err := s.Insert("c", docs, "api"); err != nil {
+		t.Fatal(err)
+	}
+	inOrder := 0
+	for _, q := range []string{`{"n":{"$gt":3}}`, `{"n":{"$gte":0}}`, `{"n":{"$lt":30}}`, `{"n":{"$gt":"r"}}`, `{}`} {
+		for _, max := range []string{"1", "3", "8", "100"} {
+			for _, skip := range []string{"0", "2"} {
+				vals := url.Values{"q": {q}, "sort": {"n"}, "max": {max}, "skip": {skip}}
+				req := parse(t, vals)
+				got, plan, err := Execute(s, "c", req, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if plan.InOrder {
+					inOrder++
+				}
+				if g, w := mustJSON(t, got), mustJSON(t, naive(t, s, "c", req, nil)); g != w {
+					t.Fatalf("query %v, plan %+v:\n got %s\nwant %s", vals, plan, g, w)
+				}
+			}
+		}
+	}
+	if inOrder < 20 {
+		t.Errorf("only %d of the answers started in order", inOrder)
 	}
 }
