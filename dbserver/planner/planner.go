@@ -205,7 +205,9 @@ type exec struct {
 	orderVals  []any
 	orderIDs   [][]byte
 	probe      store.Doc // the partial document covered candidates are tested on, in order
-	matchReads []string  // the fields the query's conditions read
+
+	readsID      bool // fields include _id (always so when the answer is written from stored JSON)
+	matchReadsID bool // the query's conditions read _id
 }
 
 func (e *exec) setup() {
@@ -225,7 +227,7 @@ func (e *exec) setup() {
 	if !ok {
 		return
 	}
-	e.matchReads = slices.Clone(f)
+	e.matchReadsID = slices.Contains(f, store.FieldID)
 	add := func(list []string) {
 		for _, a := range list {
 			if !slices.Contains(f, a) {
@@ -242,6 +244,7 @@ func (e *exec) setup() {
 	if len(f) > 0 {
 		e.fields = f
 	}
+	e.readsID = slices.Contains(f, store.FieldID)
 }
 
 func (e *exec) sortKey() query.SortKey {
@@ -270,9 +273,7 @@ func (e *exec) leaveOrder() {
 	}
 	e.inOrder = false
 	for i := range e.raws {
-		p := make(store.Doc, 3)
-		p[e.orderField] = e.orderVals[i]
-		p[store.FieldID] = store.ObjectID(e.orderIDs[i]).String()
+		p := coveredDoc(e.orderField, e.orderVals[i], e.orderIDs[i], e.readsID)
 		p[rawKey] = i
 		e.matched = append(e.matched, p)
 	}
@@ -294,18 +295,7 @@ func (e *exec) consider(raw []byte) error {
 		if e.opts.Allow != nil && !e.opts.Allow(p) || !e.req.Match.Match(p) {
 			return nil
 		}
-		if e.raw {
-			p[rawKey] = len(e.raws)
-			e.raws = append(e.raws, raw)
-			e.matched = append(e.matched, p)
-			return nil
-		}
-		d, err := store.DecodeDoc(raw)
-		if err != nil {
-			return err
-		}
-		e.matched = append(e.matched, d)
-		return nil
+		return e.keep(p, raw)
 	}
 	d, err := store.DecodeDoc(raw)
 	if err != nil {
@@ -342,7 +332,7 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 		// Kept in order, nothing to sort: the condition is tested on one reused document.
 		clear(e.probe)
 		e.probe[field] = value
-		if slices.Contains(e.matchReads, store.FieldID) {
+		if e.matchReadsID {
 			e.probe[store.FieldID] = store.ObjectID(id).String()
 		}
 		if !e.req.Match.Match(e.probe) {
@@ -357,11 +347,7 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 		e.orderIDs = append(e.orderIDs, id)
 		return nil
 	}
-	p := make(store.Doc, 3) // field, _id and the raw index
-	p[field] = value
-	if slices.Contains(e.fields, store.FieldID) {
-		p[store.FieldID] = store.ObjectID(id).String()
-	}
+	p := coveredDoc(field, value, id, e.readsID)
 	if !e.req.Match.Match(p) {
 		return nil
 	}
@@ -369,6 +355,12 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 	if raw == nil {
 		return nil
 	}
+	return e.keep(p, raw)
+}
+
+// keep records a match: its partial decode p with its stored bytes raw when the answer is
+// written from stored JSON, else the whole document.
+func (e *exec) keep(p store.Doc, raw []byte) error {
 	if e.raw {
 		p[rawKey] = len(e.raws)
 		e.raws = append(e.raws, raw)
@@ -381,6 +373,17 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 	}
 	e.matched = append(e.matched, d)
 	return nil
+}
+
+// coveredDoc is the partial document of a candidate known by its index entry, with its _id
+// when withID.
+func coveredDoc(field string, value any, id []byte, withID bool) store.Doc {
+	p := make(store.Doc, 3) // field, _id and the raw index
+	p[field] = value
+	if withID {
+		p[store.FieldID] = store.ObjectID(id).String()
+	}
+	return p
 }
 
 func (e *exec) run() error {
