@@ -25,6 +25,7 @@ import (
 	"github.com/restkube/restkube/dbserver/planner"
 	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/store"
+	"github.com/restkube/restkube/internal/benchdoc"
 )
 
 // Config sizes one run of the harness.
@@ -251,7 +252,7 @@ func engineScan(cfg Config, rep *Report) error {
 	for i := 0; i < cfg.EngineDocs; i += 1000 {
 		var docs []store.Doc
 		for j := i; j < min(i+1000, cfg.EngineDocs); j++ {
-			docs = append(docs, benchDoc(j))
+			docs = append(docs, benchdoc.Doc(j))
 		}
 		if _, err := st.Insert("c", docs, "api"); err != nil {
 			return err
@@ -313,22 +314,6 @@ func engineScan(cfg Config, rep *Report) error {
 		Row{Section: "engine", Name: name + ", store.Scan all", Conc: 1, Res: scan, Ratio: scan.OpsPerSec() / naive.OpsPerSec()},
 		Row{Section: "engine", Name: name + ", planner", Conc: 1, Res: planned, Ratio: planned.OpsPerSec() / naive.OpsPerSec()})
 	return nil
-}
-
-// benchDoc is a document of a typical size (about 400 bytes as JSON, plus system fields).
-func benchDoc(i int) map[string]any {
-	return map[string]any{
-		"n":     float64(i),
-		"u":     float64(i % 100),
-		"title": fmt.Sprintf("Task number %d with a moderately long title", i),
-		"done":  i%3 == 0,
-		"owner": fmt.Sprintf("user%d@example.com", i%50),
-		"tags":  []any{"work", "home", fmt.Sprintf("t%d", i%7)},
-		"due":   "2026-04-01T10:00:00.000Z",
-		"prio":  float64(i % 5),
-		"notes": "Some notes that make the document a little larger, as real ones are.",
-		"meta":  map[string]any{"source": "import", "rev": float64(i % 11), "ok": true},
-	}
 }
 
 // The operations run on "bench" (preloaded, queried, updated) and "created" (created, then
@@ -468,7 +453,7 @@ func (s *server) bulkLoad(ctx context.Context, coll string, first, last int, wan
 	for i := first; i < last; i += 1000 {
 		var docs []map[string]any
 		for j := i; j < min(i+1000, last); j++ {
-			docs = append(docs, benchDoc(j))
+			docs = append(docs, benchdoc.Doc(j))
 		}
 		body, _ := json.Marshal(docs)
 		out, err := s.do(ctx, http.MethodPost, "/rest/"+coll, body, http.StatusCreated)
@@ -654,7 +639,7 @@ func dbserverOps(ctx context.Context, cfg Config, bin string, client *http.Clien
 	return nil
 }
 
-// bodies holds the JSON of benchDoc(first), benchDoc(first+1), ...; get encodes past the end.
+// bodies holds the JSON of benchdoc.Doc(first), benchdoc.Doc(first+1), ...; get encodes past the end.
 type bodies struct {
 	first int
 	enc   [][]byte
@@ -663,7 +648,7 @@ type bodies struct {
 func newBodies(first, n int) *bodies {
 	b := &bodies{first: first, enc: make([][]byte, n)}
 	for i := range b.enc {
-		b.enc[i], _ = json.Marshal(benchDoc(first + i))
+		b.enc[i], _ = json.Marshal(benchdoc.Doc(first + i))
 	}
 	return b
 }
@@ -672,7 +657,7 @@ func (b *bodies) get(n int) []byte {
 	if i := n - b.first; i >= 0 && i < len(b.enc) {
 		return b.enc[i]
 	}
-	enc, _ := json.Marshal(benchDoc(n))
+	enc, _ := json.Marshal(benchdoc.Doc(n))
 	return enc
 }
 

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/restkube/restkube/internal/benchdoc"
 )
 
 // The harness starts two kinds of child process: the floor server (this same binary, with
@@ -34,7 +36,7 @@ const floorPagePath = "/rest/floor-page"
 func floorPage() []byte {
 	docs := make([]map[string]any, 20)
 	for i := range docs {
-		docs[i] = benchDoc(i)
+		docs[i] = benchdoc.Doc(i)
 		docs[i]["_id"] = fmt.Sprintf("6a0b1c2d3e4f5a6b7c8d%04x", i)
 	}
 	b, _ := json.Marshal(docs)

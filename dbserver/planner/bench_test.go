@@ -6,24 +6,8 @@ import (
 	"testing"
 
 	"github.com/restkube/restkube/dbserver/store"
+	"github.com/restkube/restkube/internal/benchdoc"
 )
-
-// benchDoc is a document of a typical size: a dozen fields of mixed types (plus the six
-// system fields the store adds), about 400 bytes of JSON.
-func benchDoc(i int) store.Doc {
-	return store.Doc{
-		"n":     float64(i),
-		"u":     float64(i % 100),
-		"title": fmt.Sprintf("Task number %d with a moderately long title", i),
-		"done":  i%3 == 0,
-		"owner": fmt.Sprintf("user%d@example.com", i%50),
-		"tags":  []any{"work", "home", fmt.Sprintf("t%d", i%7)},
-		"due":   "2026-04-01T10:00:00.000Z",
-		"prio":  float64(i % 5),
-		"notes": "Some notes that make the document a little larger, as real ones are.",
-		"meta":  map[string]any{"source": "import", "rev": float64(i % 11), "ok": true},
-	}
-}
 
 func loadBench(b *testing.B, n int) *store.Store {
 	b.Helper()
@@ -34,7 +18,7 @@ func loadBench(b *testing.B, n int) *store.Store {
 	for i := 0; i < n; i += 1000 {
 		docs := make([]store.Doc, 0, 1000)
 		for j := i; j < i+1000 && j < n; j++ {
-			docs = append(docs, benchDoc(j))
+			docs = append(docs, benchdoc.Doc(j))
 		}
 		if _, err := s.Insert("c", docs, "api"); err != nil {
 			b.Fatal(err)
