@@ -121,13 +121,19 @@ func (r *Request) present(doc map[string]any) map[string]any {
 	return out
 }
 
-func (r *Request) groupDocs(docs []map[string]any, fields []string) map[string]any {
+// groupBy groups docs by their value of field (groupKey).
+func groupBy(docs []map[string]any, field string) map[string][]map[string]any {
 	groups := map[string][]map[string]any{}
-	parts := splitPath(fields[0])
+	parts := splitPath(field)
 	for _, d := range docs {
 		k := groupKey(valueAt(d, parts))
 		groups[k] = append(groups[k], d)
 	}
+	return groups
+}
+
+func (r *Request) groupDocs(docs []map[string]any, fields []string) map[string]any {
+	groups := groupBy(docs, fields[0])
 	out := make(map[string]any, len(groups))
 	for k, g := range groups {
 		if len(fields) > 1 {
@@ -144,12 +150,7 @@ func (r *Request) groupDocs(docs []map[string]any, fields []string) map[string]a
 }
 
 func (r *Request) groupAggregates(docs []map[string]any, fields []string) map[string]any {
-	groups := map[string][]map[string]any{}
-	parts := splitPath(fields[0])
-	for _, d := range docs {
-		k := groupKey(valueAt(d, parts))
-		groups[k] = append(groups[k], d)
-	}
+	groups := groupBy(docs, fields[0])
 	out := make(map[string]any, len(groups))
 	for k, g := range groups {
 		if len(fields) > 1 {

@@ -54,41 +54,33 @@ func AppendJSON(dst []byte, v any, escapeHTML bool) ([]byte, error) {
 		}
 		return append(dst, '}'), nil
 	case []any:
-		if t == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range t {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = AppendJSON(dst, e, escapeHTML); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendJSONArray(dst, t, escapeHTML)
 	case []map[string]any:
-		if t == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range t {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = AppendJSON(dst, e, escapeHTML); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendJSONArray(dst, t, escapeHTML)
 	}
 	b, err := marshalStd(v, escapeHTML)
 	if err != nil {
 		return nil, err
 	}
 	return append(dst, b...), nil
+}
+
+// appendJSONArray is AppendJSON for a slice of documents' values.
+func appendJSONArray[E any](dst []byte, list []E, escapeHTML bool) ([]byte, error) {
+	if list == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	for i, e := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = AppendJSON(dst, e, escapeHTML); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, ']'), nil
 }
 
 // marshalStd encodes with encoding/json, with or without HTML escaping.

@@ -165,6 +165,20 @@ func collBucket(tx *bolt.Tx, coll string) *bolt.Bucket {
 	return tx.Bucket(bucketCollections).Bucket([]byte(coll))
 }
 
+// stored returns the bucket of coll and the stored bytes of the document id (key), or a clean
+// not-found error.
+func stored(tx *bolt.Tx, coll, id string, key []byte) (*bolt.Bucket, []byte, error) {
+	b := collBucket(tx, coll)
+	if b == nil {
+		return nil, nil, clean(notFound(coll, id))
+	}
+	v := b.Get(key)
+	if v == nil {
+		return nil, nil, clean(notFound(coll, id))
+	}
+	return b, v, nil
+}
+
 // Get returns one document. A malformed id is ErrNotFound too (check ValidID first to answer 400).
 func (s *Store) Get(coll, id string) (Doc, error) {
 	key, ok := docKey(id)
@@ -278,17 +292,12 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 	})
 	var out Doc
 	err := s.writer.write(func(tx *bolt.Tx) error {
-		b := collBucket(tx, coll)
-		if b == nil {
-			return clean(notFound(coll, id))
-		}
-		v := b.Get(key)
-		if v == nil {
-			return clean(notFound(coll, id))
+		b, v, err := stored(tx, coll, id, key)
+		if err != nil {
+			return err
 		}
 		p := pre
 		if p == nil || !bytes.Equal(v, p.from) {
-			var err error
 			if p, err = s.prepareUpdate(v, expectVersion, user, apply); err != nil {
 				return clean(err)
 			}
@@ -359,18 +368,13 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 		return notFound(coll, id)
 	}
 	return s.writer.write(func(tx *bolt.Tx) error {
-		b := collBucket(tx, coll)
-		if b == nil {
-			return clean(notFound(coll, id))
-		}
-		v := b.Get(key)
-		if v == nil {
-			return clean(notFound(coll, id))
+		b, v, err := stored(tx, coll, id, key)
+		if err != nil {
+			return err
 		}
 		idx := collIndexes(tx, coll)
 		var d Doc
 		if expectVersion >= 0 || allow != nil || len(idx) > 0 {
-			var err error
 			if d, err = decodeDoc(v); err != nil {
 				return clean(err)
 			}
