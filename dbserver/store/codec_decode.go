@@ -227,18 +227,10 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k] = v
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, d.fail()
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
+		if done, err := d.after('}'); err != nil {
+			return nil, err
+		} else if done {
 			return m, nil
-		default:
-			return nil, d.fail()
 		}
 	}
 }
@@ -258,18 +250,27 @@ func (d *decoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, d.fail()
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		if done, err := d.after(']'); err != nil {
+			return nil, err
+		} else if done {
 			return a, nil
-		default:
-			return nil, d.fail()
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma (more follow) or closing (done).
+func (d *decoder) after(closing byte) (done bool, err error) {
+	d.space()
+	if d.i >= len(d.b) {
+		return false, d.fail()
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i++
+		return false, nil
+	case closing:
+		d.i++
+		return true, nil
+	}
+	return false, d.fail()
 }
