@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -274,12 +275,17 @@ func (s *Store) SetIndexes(want map[string][]string) error {
 	if err != nil {
 		return err
 	}
-	if _, building, err = s.indexState(); err != nil {
-		return err
-	}
-	for _, ix := range building {
-		if err := s.buildIndex(ix[0], ix[1]); err != nil {
-			return err
+	// To build: the wanted indexes that were missing (created just now, marked) or still
+	// marked from before. buildIndex leaves alone one that is not marked.
+	colls := slices.Sorted(maps.Keys(clean))
+	for _, coll := range colls {
+		for _, p := range clean[coll] {
+			if slices.Contains(have[coll], p) && !slices.Contains(building, [2]string{coll, p}) {
+				continue
+			}
+			if err := s.buildIndex(coll, p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
