@@ -410,6 +410,15 @@ func TestCreate(t *testing.T) {
 			}},
 		{name: "invalid JSON is 400", method: "POST", url: "/rest/items", headers: key(fullKey), body: `{"name":`, status: 400, contains: []string{"invalid JSON"}},
 		{name: "trailing data is 400", method: "POST", url: "/rest/items", headers: key(fullKey), body: `{} {}`, status: 400},
+		// Bodies that only a lenient decoder would take: refused, and nothing stored.
+		{name: "JSON's number grammar holds", method: "POST", url: "/rest/items", headers: key(fullKey), body: `[{"n":01},{"n":+1},{"n":1.}]`, status: 400,
+			contains: []string{"invalid JSON"},
+			after: func(t *testing.T, e *env, _ response) {
+				if n := count(t, e, "items"); n != 3 {
+					t.Errorf("%d items, want 3", n)
+				}
+			}},
+		{name: "a bad escape is 400", method: "POST", url: "/rest/items", headers: key(fullKey), body: `{"name":"\q"}`, status: 400, contains: []string{"invalid JSON"}},
 		{name: "a number is 400", method: "POST", url: "/rest/items", headers: key(fullKey), body: `42`, status: 400},
 		{name: "a string is 400", method: "POST", url: "/rest/items", headers: key(fullKey), body: `"doc"`, status: 400},
 		{name: "an empty body is 400", method: "POST", url: "/rest/items", headers: key(fullKey), status: 400},
