@@ -466,14 +466,21 @@ func (p *proc) planOf(path, key string) string {
 	return res.Header.Get("X-Restkube-Plan")
 }
 
-// TestIndexesFollowSettings: an index declared in settings.json is built for the documents
-// already stored and used by queries; removing it from settings drops it, without a restart.
-func TestIndexesFollowSettings(t *testing.T) {
+// startConfigured starts a dbserver on a fresh data dir and a config dir holding empty
+// settings, oldKey and a signing key; it returns the process and the config dir.
+func startConfigured(t *testing.T) (*proc, string) {
+	t.Helper()
 	cfgDir := t.TempDir()
 	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{}`)
 	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
 	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
-	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
+	return start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir), cfgDir
+}
+
+// TestIndexesFollowSettings: an index declared in settings.json is built for the documents
+// already stored and used by queries; removing it from settings drops it, without a restart.
+func TestIndexesFollowSettings(t *testing.T) {
+	p, cfgDir := startConfigured(t)
 
 	var docs []string
 	for i := range 50 {
@@ -538,11 +545,7 @@ func (p *proc) metric(name string) float64 {
 
 // The group commit is visible in /metrics: sequential writes commit one by one.
 func TestStoreMetrics(t *testing.T) {
-	cfgDir := t.TempDir()
-	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{}`)
-	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
-	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
-	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
+	p, _ := startConfigured(t)
 	commits, writes := p.metric("restkube_store_commits_total"), p.metric("restkube_store_writes_total")
 	for i := range 3 {
 		if s := p.status("POST", "/rest/things", oldKey, fmt.Sprintf(`{"n":%d}`, i)); s != 201 {
