@@ -52,7 +52,7 @@ test: k8s-binaries $(KUSTOMIZE) $(HELM) ## Run all tests: unit, HTTP, store, and
 .PHONY: fuzz
 fuzz: ## Fuzz the query parser and the JSON decoder of request bodies for a bounded time.
 	go test ./dbserver/query -run '^$$' -fuzz FuzzParseQuery -fuzztime 60s
-	go test ./dbserver/store -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
+	go test ./dbserver/jsondoc -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
 
 .PHONY: bench
 bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FLAGS=-max-docs=100000 for a quick run).

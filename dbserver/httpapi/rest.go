@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/planner"
 	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/settings"
@@ -194,7 +195,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error
 		if raw == nil {
 			return store.ErrNotFound
 		}
-		meta, err := store.DecodeFields(raw, []string{store.FieldVersion, store.FieldCreatedBy})
+		meta, err := jsondoc.DecodeFields(raw, []string{store.FieldVersion, store.FieldCreatedBy})
 		if err != nil {
 			return err
 		}
@@ -202,7 +203,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error
 			return store.ErrNotFound
 		}
 		version = store.Version(meta)
-		out, err = store.AppendObjectWithout(make([]byte, 0, len(raw)), raw, query.SystemFields())
+		out, err = jsondoc.AppendObjectWithout(make([]byte, 0, len(raw)), raw, query.SystemFields())
 		return err
 	})
 	if err != nil {
@@ -460,7 +461,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, cfg *settings.Config) (any
 	// Checking the grammar and then decoding with the store's decoder costs about half of
 	// json.Unmarshal; anything it refuses goes to json.Unmarshal for its verdict and message.
 	if json.Valid(b) {
-		if v, err := store.DecodeJSON(b); err == nil {
+		if v, err := jsondoc.DecodeJSON(b); err == nil {
 			return v, nil
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 )
@@ -189,7 +190,7 @@ func appendBody(dst []byte, v any) ([]byte, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		return append(dst, raw...), nil
 	}
-	return store.AppendJSON(dst, v, false)
+	return jsondoc.AppendJSON(dst, v, false)
 }
 
 // bodyPool recycles answer buffers; ones grown past maxPooledBody (a large page) are left to

@@ -21,10 +21,10 @@
 //
 // Every candidate is still tested by the whole query, so an index changes how much is read,
 // never the answer. Candidates are matched on a partial decode of only the fields the query
-// (and Options.Allow) reads (store.DecodeFields). When the answer is a page of whole documents
+// (and Options.Allow) reads (jsondoc.DecodeFields). When the answer is a page of whole documents
 // (query.Request.Plain), the matches are sorted on a partial decode of their sort fields
 // (query.Request.PageOf) and the page is written from the stored JSON itself, without the
-// hidden system fields (store.AppendObjectWithout): documents are never decoded in full. Other
+// hidden system fields (jsondoc.AppendObjectWithout): documents are never decoded in full. Other
 // answers decode the matches in full and go through query.Request.Result. Both give the same
 // JSON values; the raw page keeps the stored form of strings, where <, > and & are escaped.
 //
@@ -53,6 +53,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/store"
 )
@@ -174,7 +175,7 @@ func (e *exec) rawResult() (any, error) {
 			buf = append(buf, ',')
 		}
 		var err error
-		if buf, err = store.AppendObjectWithout(buf, raw, drop); err != nil {
+		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
 			return nil, err
 		}
 	}
@@ -288,7 +289,7 @@ func (e *exec) consider(raw []byte) error {
 	e.leaveOrder()
 	e.plan.Examined++
 	if e.fields != nil {
-		p, err := store.DecodeFields(raw, e.fields)
+		p, err := jsondoc.DecodeFields(raw, e.fields)
 		if err != nil {
 			return err
 		}
@@ -297,7 +298,7 @@ func (e *exec) consider(raw []byte) error {
 		}
 		return e.keep(p, raw)
 	}
-	d, err := store.DecodeDoc(raw)
+	d, err := jsondoc.DecodeDoc(raw)
 	if err != nil {
 		return err
 	}
@@ -367,7 +368,7 @@ func (e *exec) keep(p store.Doc, raw []byte) error {
 		e.matched = append(e.matched, p)
 		return nil
 	}
-	d, err := store.DecodeDoc(raw)
+	d, err := jsondoc.DecodeDoc(raw)
 	if err != nil {
 		return err
 	}

@@ -4,33 +4,24 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
 // The on-disk form of a document lives here and nowhere else, so that a cheaper encoding can
 // replace JSON later without touching the rest of the package.
 
-// encodeDoc writes exactly what json.Marshal would, faster (codec_encode.go).
+// encodeDoc writes exactly what json.Marshal would, faster (package jsondoc).
 func encodeDoc(d Doc) ([]byte, error) {
-	b, err := AppendJSON(make([]byte, 0, 512), d, true)
+	b, err := jsondoc.AppendJSON(make([]byte, 0, 512), d, true)
 	if err != nil {
 		return nil, fmt.Errorf("store: encoding document: %w", err)
 	}
 	return b, nil
 }
 
-// decodeDoc uses a decoder of its own (codec_decode.go) that yields exactly what json.Unmarshal
-// would, three times faster.
-func decodeDoc(b []byte) (Doc, error) {
-	v, err := fastDecode(b)
-	if err != nil {
-		return nil, err
-	}
-	d, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("store: decoding document: not a JSON object")
-	}
-	return d, nil
-}
+// decodeDoc decodes a stored document (package jsondoc).
+func decodeDoc(b []byte) (Doc, error) { return jsondoc.DecodeDoc(b) }
 
 // System field names.
 const (

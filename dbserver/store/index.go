@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/query"
 )
 
@@ -136,12 +137,12 @@ func reindexRaw(idx []indexRef, id, oldRaw, newRaw []byte) error {
 	var oldDoc, newDoc Doc
 	var err error
 	if oldRaw != nil {
-		if oldDoc, err = DecodeFields(oldRaw, fields); err != nil {
+		if oldDoc, err = jsondoc.DecodeFields(oldRaw, fields); err != nil {
 			return err
 		}
 	}
 	if newRaw != nil {
-		if newDoc, err = DecodeFields(newRaw, fields); err != nil {
+		if newDoc, err = jsondoc.DecodeFields(newRaw, fields); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
+	"github.com/restkube/restkube/internal/testutil"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -67,12 +69,12 @@ func TestIndexesFollowEveryKindOfWrite(t *testing.T) {
 	randDoc := func() Doc {
 		d := Doc{}
 		if r.IntN(4) > 0 {
-			d["n"] = randValue(r, 0)
+			d["n"] = testutil.RandValue(r, 0)
 		}
 		if r.IntN(2) == 0 {
-			d["a"] = []any{map[string]any{"b": randValue(r, 1)}, map[string]any{"b": float64(r.IntN(3))}}
+			d["a"] = []any{map[string]any{"b": testutil.RandValue(r, 1)}, map[string]any{"b": float64(r.IntN(3))}}
 		} else if r.IntN(2) == 0 {
-			d["a"] = map[string]any{"b": randValue(r, 1)}
+			d["a"] = map[string]any{"b": testutil.RandValue(r, 1)}
 		}
 		if r.IntN(2) == 0 {
 			d["tags"] = []any{"x", "y", float64(r.IntN(3)), "x"}
@@ -238,7 +240,7 @@ func TestIndexScanRangesAndDirections(t *testing.T) {
 			var got []any
 			err := s.View(func(sn *Snapshot) error {
 				sn.IndexScan("c", "n", IndexWhole, tc.r, tc.reverse, func(v, id []byte) bool {
-					d, err := DecodeDoc(sn.Raw("c", id))
+					d, err := jsondoc.DecodeDoc(sn.Raw("c", id))
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -9,39 +9,8 @@ import (
 	"testing"
 
 	"github.com/restkube/restkube/dbserver/query"
+	"github.com/restkube/restkube/internal/testutil"
 )
-
-// randValue builds a random JSON value of every type, with the edge cases of the encoding:
-// -0, extreme numbers, strings with NUL bytes and common prefixes, nested containers.
-func randValue(r *rand.Rand, depth int) any {
-	k := r.IntN(8)
-	if depth > 2 && k >= 5 {
-		k = r.IntN(5)
-	}
-	switch k {
-	case 0:
-		return nil
-	case 1:
-		return []float64{0, math.Copysign(0, -1), 1, -1, 2.5, -2.5, 1e300, -1e300, 3, 1e-9}[r.IntN(10)]
-	case 2, 3:
-		return []string{"", "a", "a\x00", "a\x00b", "ab", "b", "\x00", "A", "é", "a b"}[r.IntN(10)]
-	case 4:
-		return r.IntN(2) == 1
-	case 5:
-		n := r.IntN(3)
-		a := make([]any, n)
-		for i := range a {
-			a[i] = randValue(r, depth+1)
-		}
-		return a
-	default:
-		m := map[string]any{}
-		for i := r.IntN(3); i > 0; i-- {
-			m[[]string{"a", "b", "a\x00", "ab"}[r.IntN(4)]] = randValue(r, depth+1)
-		}
-		return m
-	}
-}
 
 func sign(x int) int {
 	switch {
@@ -57,7 +26,7 @@ func TestIndexEncodingOrdersLikeCompare(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	vals := make([]any, 400)
 	for i := range vals {
-		vals[i] = randValue(r, 0)
+		vals[i] = testutil.RandValue(r, 0)
 	}
 	for _, a := range vals {
 		for _, b := range vals {
@@ -75,7 +44,7 @@ func TestIndexEncodingOrdersLikeCompare(t *testing.T) {
 func TestIndexEncodingIsPrefixFree(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 2000; i++ {
-		a, b := randValue(r, 0), randValue(r, 0)
+		a, b := testutil.RandValue(r, 0), testutil.RandValue(r, 0)
 		ea, eb := EncodeIndexValue(a), EncodeIndexValue(b)
 		if len(ea) < len(eb) && bytes.HasPrefix(eb, ea) {
 			t.Fatalf("encoding of %v is a proper prefix of that of %v", a, b)

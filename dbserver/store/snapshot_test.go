@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
 // TestWritesDoNotWaitForAnOpenRead holds a read transaction open while writes grow the file
@@ -85,7 +87,7 @@ func TestSnapshotRaw(t *testing.T) {
 				}
 				continue
 			}
-			d, err := DecodeDoc(raw)
+			d, err := jsondoc.DecodeDoc(raw)
 			if err != nil || d["n"] != c.want {
 				t.Errorf("Raw(%s, %x) = %s (%v), want n=%v", c.coll, c.id, raw, err, c.want)
 			}

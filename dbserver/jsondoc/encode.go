@@ -1,4 +1,4 @@
-package store
+package jsondoc
 
 import (
 	"encoding/json"

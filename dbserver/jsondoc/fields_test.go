@@ -1,4 +1,4 @@
-package store
+package jsondoc
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 func TestDecodeFieldsMatchesAFullDecode(t *testing.T) {
@@ -47,7 +49,7 @@ func TestDecodeFieldsOnRandomDocuments(t *testing.T) {
 		d := Doc{}
 		for _, k := range []string{"a", "b", "c", "é", "x y"} {
 			if r.IntN(2) == 0 {
-				d[k] = randValue(r, 0)
+				d[k] = testutil.RandValue(r, 0)
 			}
 		}
 		raw, err := json.Marshal(d)
@@ -92,7 +94,7 @@ func TestFastDecodeMatchesEncodingJSON(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		d := Doc{}
 		for _, k := range []string{"a", "b", "c\n", "é"} {
-			d[k] = randValue(r, 0)
+			d[k] = testutil.RandValue(r, 0)
 		}
 		raw, _ := json.Marshal(d)
 		inputs = append(inputs, string(raw))
@@ -152,7 +154,7 @@ func TestAppendObjectWithout(t *testing.T) {
 				d[k] = randJSONValue(r, 0)
 			}
 		}
-		raw, err := encodeDoc(d)
+		raw, err := AppendJSON(nil, d, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +202,7 @@ func TestAppendObjectWithoutSkipsTheSortedTail(t *testing.T) {
 				d[k] = randJSONValue(r, 0)
 			}
 		}
-		raw, err := encodeDoc(d)
+		raw, err := AppendJSON(nil, d, true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package store
+package jsondoc
 
 import (
 	"encoding/json"
@@ -222,7 +222,7 @@ func valueEnd(b []byte, i int) int {
 // named in drop, copying everything else byte for byte. It lets a reader answer with stored
 // documents without decoding and encoding them again.
 //
-// Stored documents have their keys in sorted order (encodeDoc), so when every name in drop
+// Stored documents have their keys in sorted order (AppendJSON), so when every name in drop
 // begins with '_' (the system fields), the keys to drop form one run and the rest of the
 // document after the first plain key sorting above '_' is copied without being looked at.
 func AppendObjectWithout(dst, raw []byte, drop []string) ([]byte, error) {

@@ -1,4 +1,4 @@
-package store
+package jsondoc
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // randJSONValue is randValue plus the values that exercise the encoder's escaping and number
@@ -22,7 +24,7 @@ func randJSONValue(r *rand.Rand, depth int) any {
 		}
 		return map[string]any{"<k>": 1.0, "é": "x", "\u2028": nil}
 	}
-	v := randValue(r, depth)
+	v := testutil.RandValue(r, depth)
 	switch t := v.(type) {
 	case []any:
 		for i := range t {
@@ -91,7 +93,7 @@ func BenchmarkEncodeDoc(b *testing.B) {
 	})
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := encodeDoc(d); err != nil {
+			if _, err := AppendJSON(make([]byte, 0, 512), d, true); err != nil {
 				b.Fatal(err)
 			}
 		}
