@@ -70,7 +70,7 @@ type request struct {
 	cfg    *settings.Config
 	p      *auth.Principal
 	t      target
-	g      grant
+	g      auth.Grant
 }
 
 // prepare runs the checks every /rest handler shares, in the order that tells the client the
@@ -96,7 +96,7 @@ func (s *Server) prepare(r *http.Request, allow ...string) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := authorize(cfg, p, method, t.coll, t.path)
+	g, err := auth.Authorize(cfg, p, method, t.coll, t.path)
 	if err != nil {
 		return nil, err
 	}
@@ -145,8 +145,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 		return err
 	}
 	var opts planner.Options
-	if req.g.private {
-		opts = planner.Options{Allow: req.g.sees, AllowFields: []string{store.FieldCreatedBy}}
+	if req.g.Private {
+		opts = planner.Options{Allow: req.g.Sees, AllowFields: []string{store.FieldCreatedBy}}
 	}
 	// A page written from stored JSON goes into a recycled buffer, given back once sent.
 	bp := bodyPool.Get().(*[]byte)
@@ -199,7 +199,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error
 		if err != nil {
 			return err
 		}
-		if !req.g.sees(meta) {
+		if !req.g.Sees(meta) {
 			return store.ErrNotFound
 		}
 		version = store.Version(meta)
@@ -273,7 +273,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, req *request) er
 	body = userFields(body)
 	now := s.now()
 	d, err := s.store.Update(req.t.coll, req.t.id, expect, req.p.Name, func(d store.Doc) error {
-		if !req.g.sees(d) {
+		if !req.g.Sees(d) {
 			return store.ErrNotFound
 		}
 		return query.ApplyUpdate(d, body, now)
@@ -292,7 +292,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, req *request) er
 		return err
 	}
 	err = s.store.Delete(req.t.coll, req.t.id, expect, func(d store.Doc) error {
-		if !req.g.sees(d) {
+		if !req.g.Sees(d) {
 			return store.ErrNotFound
 		}
 		return nil
@@ -332,7 +332,7 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request, req *request
 		if err != nil {
 			return err
 		}
-		deleted, err = s.store.DeleteMany(req.t.coll, ids, req.g.sees)
+		deleted, err = s.store.DeleteMany(req.t.coll, ids, req.g.Sees)
 		if err != nil {
 			return fmt.Errorf("deleting in %s: %w", req.t.coll, err)
 		}
@@ -377,7 +377,7 @@ func (s *Server) visible(req *request) (store.Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/%s: %w", req.t.coll, req.t.id, err)
 	}
-	if !req.g.sees(d) {
+	if !req.g.Sees(d) {
 		return nil, store.ErrNotFound
 	}
 	return d, nil
@@ -388,7 +388,7 @@ func (s *Server) visible(req *request) (store.Doc, error) {
 // an If-Match that no version can satisfy.
 func (s *Server) precondition(r *http.Request, req *request) (int64, error) {
 	expect, ok := parseIfMatch(r.Header.Get("If-Match"))
-	if !ok || req.g.private {
+	if !ok || req.g.Private {
 		if _, err := s.visible(req); err != nil {
 			return 0, err
 		}
