@@ -3,8 +3,8 @@ package auth
 import (
 	"fmt"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/settings"
-	"github.com/restkube/restkube/dbserver/store"
 )
 
 // Grant is what a caller may do on one collection for one request.
@@ -16,11 +16,11 @@ type Grant struct {
 }
 
 // Sees reports whether the grant lets the caller see d at all.
-func (g Grant) Sees(d store.Doc) bool {
+func (g Grant) Sees(d jsondoc.Doc) bool {
 	if !g.Private {
 		return true
 	}
-	by, _ := d[store.FieldCreatedBy].(string)
+	by, _ := d[jsondoc.FieldCreatedBy].(string)
 	return g.Owner != "" && by == g.Owner
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/store"
 )
 
@@ -140,7 +141,7 @@ func (s *StoreUsers) remember(sub, id string) {
 // counts as active: anything else fails closed.
 func userFromDoc(d store.Doc) *UserDoc {
 	u := &UserDoc{
-		ID:          str(d[store.FieldID]),
+		ID:          str(d[jsondoc.FieldID]),
 		UserID:      str(d["user_id"]),
 		Email:       str(d["email"]),
 		DisplayName: str(d["displayname"]),

@@ -146,7 +146,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 	}
 	var opts planner.Options
 	if req.g.Private {
-		opts = planner.Options{Allow: req.g.Sees, AllowFields: []string{store.FieldCreatedBy}}
+		opts = planner.Options{Allow: req.g.Sees, AllowFields: []string{jsondoc.FieldCreatedBy}}
 	}
 	// A page written from stored JSON goes into a recycled buffer, given back once sent.
 	bp := bodyPool.Get().(*[]byte)
@@ -195,15 +195,15 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error
 		if raw == nil {
 			return store.ErrNotFound
 		}
-		meta, err := jsondoc.DecodeFields(raw, []string{store.FieldVersion, store.FieldCreatedBy})
+		meta, err := jsondoc.DecodeFields(raw, []string{jsondoc.FieldVersion, jsondoc.FieldCreatedBy})
 		if err != nil {
 			return err
 		}
 		if !req.g.Sees(meta) {
 			return store.ErrNotFound
 		}
-		version = store.Version(meta)
-		out, err = jsondoc.AppendObjectWithout(make([]byte, 0, len(raw)), raw, query.SystemFields())
+		version = jsondoc.Version(meta)
+		out, err = jsondoc.AppendObjectWithout(make([]byte, 0, len(raw)), raw, jsondoc.SystemFields())
 		return err
 	})
 	if err != nil {
@@ -221,7 +221,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	switch body := v.(type) {
 	case map[string]any:
-		docs, err := s.store.Insert(req.t.coll, []store.Doc{userFields(body)}, req.p.Name)
+		docs, err := s.store.Insert(req.t.coll, []store.Doc{jsondoc.UserFields(body)}, req.p.Name)
 		if err != nil {
 			return fmt.Errorf("creating in %s: %w", req.t.coll, err)
 		}
@@ -236,7 +236,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, req *request) er
 				list = append(list, FieldError{Field: fmt.Sprintf("[%d]", i), Message: "must be an object"})
 				continue
 			}
-			in[i] = userFields(obj)
+			in[i] = jsondoc.UserFields(obj)
 		}
 		if len(list) > 0 {
 			e := NewError(http.StatusBadRequest, "every element of a bulk create must be an object")
@@ -270,7 +270,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, req *request) er
 	if !ok {
 		return NewError(http.StatusBadRequest, "the body must be a JSON object")
 	}
-	body = userFields(body)
+	body = jsondoc.UserFields(body)
 	now := s.now()
 	d, err := s.store.Update(req.t.coll, req.t.id, expect, req.p.Name, func(d store.Doc) error {
 		if !req.g.Sees(d) {
@@ -417,18 +417,7 @@ func parseIfMatch(h string) (int64, bool) {
 }
 
 func setETag(w http.ResponseWriter, d store.Doc) {
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(store.Version(d), 10)))
-}
-
-// userFields drops every top-level field a client may not set (those starting with "_").
-func userFields(d map[string]any) store.Doc {
-	out := make(store.Doc, len(d))
-	for k, v := range d {
-		if !store.IsSystemField(k) {
-			out[k] = v
-		}
-	}
-	return out
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(jsondoc.Version(d), 10)))
 }
 
 // readBody reads the whole body, at most limits.maxBodyBytes (413 beyond).

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 )
@@ -444,8 +445,8 @@ func TestUpdate(t *testing.T) {
 		{name: "$inc with a string is 400", method: "PUT", url: "/rest/items/{items.0}", headers: key(fullKey), body: `{"$inc":{"n":"x"}}`, status: 400,
 			after: func(t *testing.T, e *env, _ response) {
 				d, _ := e.st.Get("items", e.ids["items.0"])
-				if store.Version(d) != 0 {
-					t.Errorf("version %d after a refused update, want 0", store.Version(d))
+				if jsondoc.Version(d) != 0 {
+					t.Errorf("version %d after a refused update, want 0", jsondoc.Version(d))
 				}
 			}},
 		{name: "an unknown update operator is 400", method: "PUT", url: "/rest/items/{items.0}", headers: key(fullKey), body: `{"$frobnicate":{"n":1}}`, status: 400},

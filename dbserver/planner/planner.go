@@ -162,7 +162,7 @@ func (e *exec) rawResult() (any, error) {
 	}
 	var drop []string
 	if !e.req.Metafields {
-		drop = query.SystemFields()
+		drop = jsondoc.SystemFields()
 	}
 	size := 2 + len(page)
 	for _, raw := range page {
@@ -228,7 +228,7 @@ func (e *exec) setup() {
 	if !ok {
 		return
 	}
-	e.matchReadsID = slices.Contains(f, store.FieldID)
+	e.matchReadsID = slices.Contains(f, jsondoc.FieldID)
 	add := func(list []string) {
 		for _, a := range list {
 			if !slices.Contains(f, a) {
@@ -245,12 +245,12 @@ func (e *exec) setup() {
 	if len(f) > 0 {
 		e.fields = f
 	}
-	e.readsID = slices.Contains(f, store.FieldID)
+	e.readsID = slices.Contains(f, jsondoc.FieldID)
 }
 
 func (e *exec) sortKey() query.SortKey {
 	if len(e.req.Sort) == 0 {
-		return query.SortKey{Field: store.FieldID, Dir: 1}
+		return query.SortKey{Field: jsondoc.FieldID, Dir: 1}
 	}
 	return e.req.Sort[0]
 }
@@ -318,7 +318,7 @@ func (e *exec) covers(field string) bool {
 		return false
 	}
 	for _, f := range e.fields {
-		if f != field && f != store.FieldID {
+		if f != field && f != jsondoc.FieldID {
 			return false
 		}
 	}
@@ -334,7 +334,7 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 		clear(e.probe)
 		e.probe[field] = value
 		if e.matchReadsID {
-			e.probe[store.FieldID] = store.ObjectID(id).String()
+			e.probe[jsondoc.FieldID] = store.ObjectID(id).String()
 		}
 		if !e.req.Match.Match(e.probe) {
 			return nil
@@ -382,7 +382,7 @@ func coveredDoc(field string, value any, id []byte, withID bool) store.Doc {
 	p := make(store.Doc, 3) // field, _id and the raw index
 	p[field] = value
 	if withID {
-		p[store.FieldID] = store.ObjectID(id).String()
+		p[jsondoc.FieldID] = store.ObjectID(id).String()
 	}
 	return p
 }
@@ -392,7 +392,7 @@ func (e *exec) run() error {
 	sk := e.sortKey()
 	// 1. _id equality.
 	for _, c := range conds {
-		if c.Field == store.FieldID && c.Eq != nil {
+		if c.Field == jsondoc.FieldID && c.Eq != nil {
 			e.plan.Kind = IDs
 			return e.fetch(idsOf(c.Eq))
 		}
@@ -433,13 +433,13 @@ func (e *exec) run() error {
 		return e.fetch(e.gather(rc.Field, []store.KeyRange{rangeOf(*rc)}))
 	}
 	// 5. Sort by an indexed field.
-	if sk.Field != store.FieldID && e.limit >= 0 && e.sn.Indexed(e.coll, sk.Field) {
+	if sk.Field != jsondoc.FieldID && e.limit >= 0 && e.sn.Indexed(e.coll, sk.Field) {
 		e.plan.Kind, e.plan.Field = IndexOrder, sk.Field
 		return e.ordered(sk.Field, nil, sk.Dir < 0)
 	}
 	// 6. Scan in _id order.
 	e.plan.Kind = Scan
-	byID := sk.Field == store.FieldID
+	byID := sk.Field == jsondoc.FieldID
 	var err error
 	e.sn.Docs(e.coll, byID && sk.Dir < 0, func(_, raw []byte) bool {
 		if byID && e.full() {
@@ -456,7 +456,7 @@ func (e *exec) run() error {
 // (dates match ISO strings by time, not by string order), every operand encodes within
 // store.MaxIndexValue, and a range's bounds have one type.
 func (e *exec) usable(c query.Condition) bool {
-	if c.Field == store.FieldID || !e.sn.Indexed(e.coll, c.Field) {
+	if c.Field == jsondoc.FieldID || !e.sn.Indexed(e.coll, c.Field) {
 		return false
 	}
 	ok := func(v any) bool {
@@ -541,7 +541,7 @@ func (e *exec) fetch(ids [][]byte) error {
 	slices.SortFunc(ids, bytes.Compare)
 	ids = slices.CompactFunc(ids, bytes.Equal)
 	sk := e.sortKey()
-	byID := sk.Field == store.FieldID
+	byID := sk.Field == jsondoc.FieldID
 	if byID && sk.Dir < 0 {
 		slices.Reverse(ids)
 	}

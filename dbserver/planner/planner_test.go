@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/store"
 )
@@ -209,7 +210,7 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 	for round := 0; round < 3000; round++ {
 		if round%100 == 99 {
 			// Writes between queries, so maintained indexes are what is tested.
-			id := stored[r.IntN(len(stored))][store.FieldID].(string)
+			id := stored[r.IntN(len(stored))][jsondoc.FieldID].(string)
 			repl := randDoc(r)
 			_, _ = s.Update("c", id, store.AnyVersion, "api", func(d store.Doc) error {
 				clear(d)
@@ -218,7 +219,7 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 				}
 				return nil
 			})
-			_ = s.Delete("c", stored[r.IntN(len(stored))][store.FieldID].(string), store.AnyVersion, nil)
+			_ = s.Delete("c", stored[r.IntN(len(stored))][jsondoc.FieldID].(string), store.AnyVersion, nil)
 			more, err := s.Insert("c", []store.Doc{randDoc(r), randDoc(r)}, "api")
 			if err != nil {
 				t.Fatal(err)
@@ -228,7 +229,7 @@ func TestExecuteAgreesWithAFullScan(t *testing.T) {
 		vals := randRequest(r)
 		if round%10 == 0 {
 			// An _id condition, sometimes on an id that exists.
-			id := stored[r.IntN(len(stored))][store.FieldID].(string)
+			id := stored[r.IntN(len(stored))][jsondoc.FieldID].(string)
 			vals.Set("q", fmt.Sprintf(`{"_id":{"$in":[%q,"000000000000000000000000","nothex"]}}`, id))
 		}
 		req := parse(t, vals)
@@ -279,9 +280,9 @@ func TestExecuteWithAllow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	allow := func(d store.Doc) bool { return d[store.FieldCreatedBy] == "ann" }
+	allow := func(d store.Doc) bool { return d[jsondoc.FieldCreatedBy] == "ann" }
 	for _, q := range []string{`{}`, `{"n":3}`, `{"n":{"$gt":2}}`} {
-		for _, fields := range [][]string{nil, {store.FieldCreatedBy}} {
+		for _, fields := range [][]string{nil, {jsondoc.FieldCreatedBy}} {
 			vals := url.Values{"q": {q}, "sort": {"n"}, "max": {"5"}}
 			req := parse(t, vals)
 			got, _, err := Execute(s, "c", req, Options{Allow: allow, AllowFields: fields})

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -47,27 +46,5 @@ func TestCompareSpecialCases(t *testing.T) {
 				t.Errorf("Compare = %d, want %d", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestSystemFieldsIsACopy(t *testing.T) {
-	f := SystemFields()
-	want := []string{"_created", "_changed", "_createdby", "_changedby", "_version"}
-	if !slices.Equal(f, want) {
-		t.Fatalf("SystemFields() = %v, want %v", f, want)
-	}
-	f[0] = "x"
-	if SystemFields()[0] != "_created" {
-		t.Fatal("SystemFields returned shared state")
-	}
-}
-
-func TestWithoutSystemFields(t *testing.T) {
-	doc := obj(t, `{"_id":"1","_created":"c","_changed":"c","_createdby":"a","_changedby":"a","_version":2,"n":1}`)
-	if got := toJSON(t, WithoutSystemFields(doc)); got != `{"_id":"1","n":1}` {
-		t.Errorf("WithoutSystemFields = %s", got)
-	}
-	if len(doc) != 7 {
-		t.Error("WithoutSystemFields modified its argument")
 	}
 }

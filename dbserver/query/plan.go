@@ -1,6 +1,10 @@
 package query
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
+)
 
 // What an index planner and an index maintainer need from the query language: the conditions
 // an index may serve (dot paths included), the fields a match reads, and the values a path
@@ -97,7 +101,7 @@ func (r *Request) Plain() bool {
 
 // SortFields returns the top-level fields the request's order reads, _id included.
 func (r *Request) SortFields() []string {
-	out := []string{"_id"}
+	out := []string{jsondoc.FieldID}
 	for _, k := range r.Sort {
 		f := splitPath(k.Field)[0]
 		if !slices.Contains(out, f) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
 // Defaults from API.md.
@@ -111,7 +113,7 @@ func ParseRequest(v url.Values, opts Options) (*Request, error) {
 		}
 	}
 	if len(r.Sort) == 0 {
-		r.Sort = []SortKey{{Field: "_id", Dir: 1}}
+		r.Sort = []SortKey{{Field: jsondoc.FieldID, Dir: 1}}
 	}
 	return r, nil
 }

@@ -3,27 +3,12 @@ package query
 import (
 	"encoding/json"
 	"slices"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
-// systemFields are the fields the server maintains besides _id; reads hide them unless
-// metafields=true.
-var systemFields = []string{"_created", "_changed", "_createdby", "_changedby", "_version"}
-
-// SystemFields lists the system fields other than _id, in a fresh slice.
-func SystemFields() []string { return slices.Clone(systemFields) }
-
-// WithoutSystemFields returns a shallow copy of doc without the system fields other than _id:
-// what a read without metafields=true shows.
-func WithoutSystemFields(doc map[string]any) map[string]any {
-	out := make(map[string]any, len(doc))
-	for k, v := range doc {
-		out[k] = v
-	}
-	for _, f := range systemFields {
-		delete(out, f)
-	}
-	return out
-}
+// systemFields are the fields a read hides unless metafields=true (package jsondoc).
+var systemFields = jsondoc.SystemFields()
 
 // Page is the answer of totals=true.
 type Page struct {
@@ -75,9 +60,9 @@ func (r *Request) Result(matched []map[string]any) any {
 // Sorted returns the documents in the request's order (the slice is copied, not reordered).
 func (r *Request) sorted(docs []map[string]any) []map[string]any {
 	keys := slices.Clone(r.Sort)
-	if !slices.ContainsFunc(keys, func(k SortKey) bool { return k.Field == "_id" }) {
+	if !slices.ContainsFunc(keys, func(k SortKey) bool { return k.Field == jsondoc.FieldID }) {
 		// _id breaks ties so that paging is stable.
-		keys = append(keys, SortKey{Field: "_id", Dir: 1})
+		keys = append(keys, SortKey{Field: jsondoc.FieldID, Dir: 1})
 	}
 	parts := make([][]string, len(keys))
 	for i, k := range keys {
@@ -251,7 +236,7 @@ func parseProjection(raw json.RawMessage) (*projection, error) {
 		if slices.Contains(parts, "") {
 			return nil, errorf(k, "$fields", "empty field name or path segment")
 		}
-		if k == "_id" {
+		if k == jsondoc.FieldID {
 			p.excludeID, idOn = !on, on
 			continue
 		}
@@ -265,7 +250,7 @@ func parseProjection(raw json.RawMessage) (*projection, error) {
 	if includes > 0 && excludes > 0 {
 		return nil, errorf("h", "$fields", "cannot mix included and excluded fields (only _id:0 may be mixed)")
 	}
-	// {"_id":1} alone asks for nothing but the id.
+	// {jsondoc.FieldID:1} alone asks for nothing but the id.
 	p.include = includes > 0 || idOn && excludes == 0
 	if !p.include && len(p.paths) == 0 && !p.excludeID {
 		return nil, nil
@@ -304,8 +289,8 @@ func (p *projection) apply(doc map[string]any) map[string]any {
 	var out map[string]any
 	if p.include {
 		out = map[string]any{}
-		if id, ok := doc["_id"]; ok {
-			out["_id"] = id
+		if id, ok := doc[jsondoc.FieldID]; ok {
+			out[jsondoc.FieldID] = id
 		}
 		for _, path := range p.paths {
 			includePath(doc, out, path)
@@ -320,7 +305,7 @@ func (p *projection) apply(doc map[string]any) map[string]any {
 		}
 	}
 	if p.excludeID {
-		delete(out, "_id")
+		delete(out, jsondoc.FieldID)
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
 // maxPad bounds how far a write to "arr.N" may extend an array with nulls, so one small body
@@ -25,7 +27,7 @@ func ApplyUpdate(doc map[string]any, body map[string]any, now time.Time) error {
 	sort.Strings(keys)
 	// Operators run after the plain fields so that {"n":1,"$inc":{"n":1}} is deterministic.
 	for _, k := range keys {
-		if strings.HasPrefix(k, "$") || strings.HasPrefix(k, "_") {
+		if strings.HasPrefix(k, "$") || jsondoc.IsSystemField(k) {
 			continue
 		}
 		v, err := resolveDates(k, body[k], now)
@@ -69,7 +71,7 @@ func applyOperator(doc map[string]any, op string, arg any, now time.Time) error 
 		if slices.Contains(parts, "") {
 			return errorf(path, op, "empty field name or path segment")
 		}
-		if strings.HasPrefix(parts[0], "_") {
+		if jsondoc.IsSystemField(parts[0]) {
 			continue // system fields are the server's
 		}
 		v, err := resolveDates(path, fields[path], now)

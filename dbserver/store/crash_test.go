@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -74,7 +75,7 @@ func crashChild(path string) int {
 						fmt.Fprintln(os.Stderr, err)
 						os.Exit(1)
 					}
-					ack("U %s %d", id, Version(d))
+					ack("U %s %d", id, jsondoc.Version(d))
 				}
 			}
 		}()
@@ -161,7 +162,7 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	lostUpdates := 0
 	for id, v := range updated {
 		d, err := s.Get("crash", id)
-		if err != nil || Version(d) < v || d["u"] != 1.0 {
+		if err != nil || jsondoc.Version(d) < v || d["u"] != 1.0 {
 			lostUpdates++
 			if lostUpdates <= 5 {
 				t.Errorf("acknowledged update of %s to version %d lost: %v, %v", id, v, d, err)

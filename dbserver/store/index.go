@@ -181,7 +181,7 @@ func containsKey(keys [][]byte, k []byte) bool {
 // ValidIndexPath reports whether path can name an index: a non-empty dot path without empty
 // segments, short enough for a bucket name. "_id" needs no index (key order is _id order).
 func ValidIndexPath(path string) bool {
-	if path == "" || len(path) > maxNameLen || path == FieldID {
+	if path == "" || len(path) > maxNameLen || path == jsondoc.FieldID {
 		return false
 	}
 	return !slices.Contains(strings.Split(path, "."), "")

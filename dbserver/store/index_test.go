@@ -37,7 +37,7 @@ func expectedEntries(t *testing.T, s *Store, coll, path string) []string {
 	t.Helper()
 	var out []string
 	if err := s.Scan(coll, func(d Doc) bool {
-		id, _ := ParseObjectID(d[FieldID].(string))
+		id, _ := ParseObjectID(d[jsondoc.FieldID].(string))
 		for _, k := range indexKeys(d, path, id[:]) {
 			out = append(out, fmt.Sprintf("%c %x %x", k[0], k[1:len(k)-idLen], k[len(k)-idLen:]))
 		}
@@ -89,7 +89,7 @@ func TestIndexesFollowEveryKindOfWrite(t *testing.T) {
 			batch[i] = randDoc()
 		}
 		for _, d := range mustInsert(t, s, "c", batch...) {
-			ids = append(ids, d[FieldID].(string))
+			ids = append(ids, d[jsondoc.FieldID].(string))
 		}
 		checkIndexes(t, s, "c", paths...)
 		// Update.
@@ -185,7 +185,7 @@ func TestFailedWriteLeavesNoIndexEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := mustInsert(t, s, "c", Doc{"n": 1.0})[0]
-	id := d[FieldID].(string)
+	id := d[jsondoc.FieldID].(string)
 	boom := errors.New("veto")
 	if _, err := s.Update("c", id, AnyVersion, "api", func(d Doc) error { d["n"] = 2.0; return boom }); !errors.Is(err, boom) {
 		t.Fatalf("Update error = %v, want the veto", err)
@@ -271,7 +271,7 @@ func TestIndexBuildsOnlineUnderWrites(t *testing.T) {
 	}
 	var ids []string
 	for _, d := range mustInsert(t, s, "c", docs...) {
-		ids = append(ids, d[FieldID].(string))
+		ids = append(ids, d[jsondoc.FieldID].(string))
 	}
 	before := s.Stats().Writes
 	built := make(chan error, 1)
@@ -290,7 +290,7 @@ func TestIndexBuildsOnlineUnderWrites(t *testing.T) {
 		// Inserts (after every id), updates and deletes anywhere (before and after the walk).
 		switch writes % 3 {
 		case 0:
-			ids = append(ids, mustInsert(t, s, "c", Doc{"n": float64(r.IntN(97)), "tags": []any{"y"}})[0][FieldID].(string))
+			ids = append(ids, mustInsert(t, s, "c", Doc{"n": float64(r.IntN(97)), "tags": []any{"y"}})[0][jsondoc.FieldID].(string))
 		case 1:
 			if _, err := s.Update("c", ids[r.IntN(len(ids))], AnyVersion, "api", func(d Doc) error {
 				d["n"] = float64(r.IntN(97))

@@ -65,7 +65,7 @@ func TestSnapshotRaw(t *testing.T) {
 	s := openTest(t, Options{})
 	a := mustInsert(t, s, "a", Doc{"n": 1.0}, Doc{"n": 2.0}, Doc{"n": 3.0})
 	b := mustInsert(t, s, "b", Doc{"n": 10.0})
-	id := func(d Doc) []byte { oid, _ := ParseObjectID(d[FieldID].(string)); return oid[:] }
+	id := func(d Doc) []byte { oid, _ := ParseObjectID(d[jsondoc.FieldID].(string)); return oid[:] }
 	missing := append([]byte(nil), id(a[1])...)
 	missing[6] ^= 0x01 // the random part: an id next to stored ones, never stored itself
 	err := s.View(func(sn *Snapshot) error {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -215,19 +216,19 @@ func (s *Store) Insert(coll string, docs []Doc, user string) ([]Doc, error) {
 	if len(docs) == 0 {
 		return []Doc{}, nil
 	}
-	now := FormatTime(s.now())
+	now := jsondoc.FormatTime(s.now())
 	ids := s.ids.next(len(docs))
 	out := make([]Doc, len(docs))
 	vals := make([][]byte, len(docs))
 	// Everything that can fail on the input fails here, before the write transaction.
 	for i, d := range docs {
-		nd := userFields(d)
-		nd[FieldID] = ids[i].String()
-		nd[FieldCreated] = now
-		nd[FieldChanged] = now
-		nd[FieldCreatedBy] = user
-		nd[FieldChangedBy] = user
-		nd[FieldVersion] = 0.0
+		nd := jsondoc.UserFields(d)
+		nd[jsondoc.FieldID] = ids[i].String()
+		nd[jsondoc.FieldCreated] = now
+		nd[jsondoc.FieldChanged] = now
+		nd[jsondoc.FieldCreatedBy] = user
+		nd[jsondoc.FieldChangedBy] = user
+		nd[jsondoc.FieldVersion] = 0.0
 		v, err := encodeDoc(nd)
 		if err != nil {
 			return nil, fmt.Errorf("store: document %d of %d: %w", i, len(docs), err)
@@ -330,9 +331,9 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 	if err != nil {
 		return nil, err
 	}
-	cur := Version(orig)
+	cur := jsondoc.Version(orig)
 	if expectVersion >= 0 && cur != expectVersion {
-		return nil, fmt.Errorf("store: %s is at version %d, not %d: %w", orig[FieldID], cur, expectVersion, ErrVersionMismatch)
+		return nil, fmt.Errorf("store: %s is at version %d, not %d: %w", orig[jsondoc.FieldID], cur, expectVersion, ErrVersionMismatch)
 	}
 	// Decoding again is the cheapest deep copy.
 	work, err := decodeDoc(v)
@@ -344,15 +345,15 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 			return nil, err
 		}
 	}
-	nd := userFields(work)
-	for _, f := range []string{FieldID, FieldCreated, FieldCreatedBy} {
+	nd := jsondoc.UserFields(work)
+	for _, f := range []string{jsondoc.FieldID, jsondoc.FieldCreated, jsondoc.FieldCreatedBy} {
 		if v, ok := orig[f]; ok {
 			nd[f] = v
 		}
 	}
-	nd[FieldChanged] = FormatTime(s.now())
-	nd[FieldChangedBy] = user
-	nd[FieldVersion] = float64(cur + 1)
+	nd[jsondoc.FieldChanged] = jsondoc.FormatTime(s.now())
+	nd[jsondoc.FieldChangedBy] = user
+	nd[jsondoc.FieldVersion] = float64(cur + 1)
 	enc, err := encodeDoc(nd)
 	if err != nil {
 		return nil, err
@@ -378,7 +379,7 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 			if d, err = decodeDoc(v); err != nil {
 				return clean(err)
 			}
-			if cur := Version(d); expectVersion >= 0 && cur != expectVersion {
+			if cur := jsondoc.Version(d); expectVersion >= 0 && cur != expectVersion {
 				return clean(fmt.Errorf("store: %s/%s is at version %d, not %d: %w", coll, id, cur, expectVersion, ErrVersionMismatch))
 			}
 			if allow != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
 // clock is an injectable, settable time source.
@@ -181,10 +183,10 @@ func TestUpdate(t *testing.T) {
 		})
 	}
 
-	if got, err := s.Update("tasks", id, 1, "bob", nil); err != nil || Version(got) != 2 {
+	if got, err := s.Update("tasks", id, 1, "bob", nil); err != nil || jsondoc.Version(got) != 2 {
 		t.Errorf("Update with the right version = %v, %v; want version 2", got, err)
 	}
-	if got, err := s.Update("tasks", id, AnyVersion, "bob", nil); err != nil || Version(got) != 3 {
+	if got, err := s.Update("tasks", id, AnyVersion, "bob", nil); err != nil || jsondoc.Version(got) != 3 {
 		t.Errorf("Update with any version = %v, %v; want version 3", got, err)
 	}
 }
@@ -523,7 +525,7 @@ func TestConcurrentUpdatesAreNotLost(t *testing.T) {
 	if err := s.SetIndexes(map[string][]string{"c": {"n"}}); err != nil {
 		t.Fatal(err)
 	}
-	id := mustInsert(t, s, "c", Doc{"n": 0.0})[0][FieldID].(string)
+	id := mustInsert(t, s, "c", Doc{"n": 0.0})[0][jsondoc.FieldID].(string)
 	const writers, each = 16, 40
 	var wg sync.WaitGroup
 	for range writers {
@@ -546,8 +548,8 @@ func TestConcurrentUpdatesAreNotLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d["n"] != float64(writers*each) || Version(d) != writers*each {
-		t.Errorf("after %d increments n = %v, _version = %d", writers*each, d["n"], Version(d))
+	if d["n"] != float64(writers*each) || jsondoc.Version(d) != writers*each {
+		t.Errorf("after %d increments n = %v, _version = %d", writers*each, d["n"], jsondoc.Version(d))
 	}
 	checkIndexes(t, s, "c", "n")
 }
