@@ -73,6 +73,14 @@ type request struct {
 	g      auth.Grant
 }
 
+// readOptions hide from the planner's reads the documents the caller may not see.
+func (req *request) readOptions() planner.Options {
+	if !req.g.Private {
+		return planner.Options{}
+	}
+	return planner.Options{Allow: req.g.Sees, AllowFields: []string{jsondoc.FieldCreatedBy}}
+}
+
 // prepare runs the checks every /rest handler shares, in the order that tells the client the
 // most useful thing first: method, credentials, path, rights.
 func (s *Server) prepare(r *http.Request, allow ...string) (*request, error) {
@@ -144,10 +152,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 	if err != nil {
 		return err
 	}
-	var opts planner.Options
-	if req.g.Private {
-		opts = planner.Options{Allow: req.g.Sees, AllowFields: []string{jsondoc.FieldCreatedBy}}
-	}
+	opts := req.readOptions()
 	// A page written from stored JSON goes into a recycled buffer, given back once sent.
 	bp := bodyPool.Get().(*[]byte)
 	opts.Buffer = *bp
@@ -171,46 +176,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error {
-	if r.URL.Query().Get("metafields") == "true" {
-		d, err := s.visible(req)
-		if err != nil {
-			return err
-		}
-		setETag(w, d)
-		writeJSON(w, http.StatusOK, d)
-		return nil
-	}
-	// The common read answers from the stored bytes: only _version (the ETag) and _createdby
-	// (private collections) are decoded, the rest is copied without the hidden system fields.
-	id, err := store.ParseObjectID(req.t.id)
+	res, version, err := planner.Get(s.store, req.t.coll, req.t.id, r.URL.Query().Get("metafields") == "true", req.readOptions())
 	if err != nil {
-		return NewError(http.StatusBadRequest, "invalid id %q: ids are 24 lowercase hex characters", truncate(req.t.id))
-	}
-	var (
-		out     []byte
-		version int64
-	)
-	err = s.store.View(func(sn *store.Snapshot) error {
-		raw := sn.Raw(req.t.coll, id[:])
-		if raw == nil {
-			return store.ErrNotFound
-		}
-		meta, err := jsondoc.DecodeFields(raw, []string{jsondoc.FieldVersion, jsondoc.FieldCreatedBy})
-		if err != nil {
-			return err
-		}
-		if !req.g.Sees(meta) {
-			return store.ErrNotFound
-		}
-		version = jsondoc.Version(meta)
-		out, err = jsondoc.AppendObjectWithout(make([]byte, 0, len(raw)), raw, jsondoc.SystemFields())
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("reading %s/%s: %w", req.t.coll, req.t.id, err)
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
-	writeJSON(w, http.StatusOK, json.RawMessage(out))
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 
