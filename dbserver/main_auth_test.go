@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/restkube/restkube/dbserver/auth/oidctest"
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // call does one request with optional Bearer token and returns status and body.
@@ -55,13 +56,13 @@ func TestExternalUsersThroughTheBinary(t *testing.T) {
 	const signing1, signing2 = "signing-one-0123456789abcdef", "signing-two-0123456789abcdef"
 	prov := oidctest.New(t, clientID, clientSecret)
 	cfgDir, dataDir := t.TempDir(), t.TempDir()
-	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{
+	testutil.WriteFile(t, filepath.Join(cfgDir, "settings.json"), `{
 		"auth": {"enabled": true, "auth0": {"clientID": "`+clientID+`", "issuer": "`+prov.Issuer+`"}},
 		"collections": [{"name": "notes", "private": true, "access": {"external": {"read": true, "write": true}}}]
 	}`)
-	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
-	writeFile(t, filepath.Join(cfgDir, "signing-key"), signing1)
-	writeFile(t, filepath.Join(cfgDir, "auth0-client-secret"), clientSecret+"\n")
+	testutil.WriteFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "signing-key"), signing1)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "auth0-client-secret"), clientSecret+"\n")
 	p := start(t, "--data-dir="+dataDir, "--config-dir="+cfgDir)
 
 	ann := p.login(prov.Sign(prov.Key("RS256"), prov.Claims("auth0|ann", "ann@example.com")))
@@ -93,7 +94,7 @@ func TestExternalUsersThroughTheBinary(t *testing.T) {
 	}
 
 	// A new signing-key on disk applies without restart: tokens signed with the old one stop working.
-	replaceByRename(t, filepath.Join(cfgDir, "signing-key"), signing2)
+	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "signing-key"), signing2)
 	eventually(t, 10*time.Second, "the old signing key retired", func() bool {
 		s, _ := p.call("GET", "/rest/notes", ann, "")
 		return s == 401

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // binary is the dbserver built once for every test of this file.
@@ -195,24 +197,6 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// replaceByRename writes content next to path and renames it over path, as an editor or a
-// config manager would.
-func replaceByRename(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	writeFile(t, tmp, content)
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 const (
 	oldKey = "old-key-0123456789abcdef0123456789abcdef"
 	newKey = "new-key-0123456789abcdef0123456789abcdef"
@@ -220,9 +204,9 @@ const (
 
 func TestAPIKeyRotationByRename(t *testing.T) {
 	cfgDir := t.TempDir()
-	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{"limits":{"maxBodyBytes":4096}}`)
-	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey+"\n")
-	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	testutil.WriteFile(t, filepath.Join(cfgDir, "settings.json"), `{"limits":{"maxBodyBytes":4096}}`)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "api-key"), oldKey+"\n")
+	testutil.WriteFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
 	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir)
 
 	if s := p.status("POST", "/rest/things", oldKey, `{"a":1}`); s != 201 {
@@ -231,14 +215,14 @@ func TestAPIKeyRotationByRename(t *testing.T) {
 	if s := p.status("GET", "/rest/things", newKey, ""); s != 401 {
 		t.Fatalf("the new key before rotation: %d, want 401", s)
 	}
-	replaceByRename(t, filepath.Join(cfgDir, "api-key"), newKey)
+	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "api-key"), newKey)
 	eventually(t, 10*time.Second, "the new key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
 	if s := p.status("GET", "/rest/things", oldKey, ""); s != 401 {
 		t.Errorf("the old key after rotation: %d, want 401", s)
 	}
 
 	// A broken settings.json is refused and the last good config stays in force.
-	replaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"bogus":true}`)
+	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"bogus":true}`)
 	eventually(t, 10*time.Second, "the broken settings logged", func() bool { return strings.Contains(p.logs(), "bogus") })
 	if s := p.status("GET", "/rest/things", newKey, ""); s != 200 {
 		t.Errorf("after a broken settings.json: %d, want 200 with the last good key", s)
@@ -260,7 +244,7 @@ func kubeletDir(t *testing.T, dir, version string, files map[string]string) {
 		t.Fatal(err)
 	}
 	for name, content := range files {
-		writeFile(t, filepath.Join(ts, name), content)
+		testutil.WriteFile(t, filepath.Join(ts, name), content)
 	}
 	tmpLink := filepath.Join(dir, "..data_tmp")
 	if err := os.Symlink(filepath.Base(ts), tmpLink); err != nil {
@@ -344,8 +328,8 @@ func TestStandaloneGeneratesKeysOnce(t *testing.T) {
 func TestGracefulShutdownDrainsRequests(t *testing.T) {
 	dataDir := t.TempDir()
 	cfgDir := t.TempDir()
-	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
-	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	testutil.WriteFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
 	p := start(t, "--data-dir="+dataDir, "--config-dir="+cfgDir)
 	if s := p.status("GET", "/readyz", "", ""); s != 200 {
 		t.Fatalf("/readyz: %d", s)
@@ -471,9 +455,9 @@ func (p *proc) planOf(path, key string) string {
 func startConfigured(t *testing.T) (*proc, string) {
 	t.Helper()
 	cfgDir := t.TempDir()
-	writeFile(t, filepath.Join(cfgDir, "settings.json"), `{}`)
-	writeFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
-	writeFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	testutil.WriteFile(t, filepath.Join(cfgDir, "settings.json"), `{}`)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
 	return start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir), cfgDir
 }
 
@@ -494,12 +478,12 @@ func TestIndexesFollowSettings(t *testing.T) {
 		t.Fatalf("without an index the query must scan all 50 documents, got plan %q", plan)
 	}
 
-	replaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"collections":[{"name":"things","indexes":["n"]}]}`)
+	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"collections":[{"name":"things","indexes":["n"]}]}`)
 	eventually(t, 10*time.Second, "the index on n used", func() bool {
 		return strings.Contains(p.planOf(q, oldKey), "field=n examined=5")
 	})
 
-	replaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{}`)
+	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{}`)
 	eventually(t, 10*time.Second, "the index dropped", func() bool {
 		return strings.HasPrefix(p.planOf(q, oldKey), "scan")
 	})

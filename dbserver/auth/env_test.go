@@ -1,13 +1,11 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/restkube/restkube/dbserver/auth/oidctest"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 const (
@@ -26,52 +25,16 @@ const (
 	testAPIKey       = "api-key-77aa88bb99cc"
 )
 
-// fakeClock is the injected clock: tests move it, nothing sleeps.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one Service over a real store file, talking to a local provider over loopback.
 type env struct {
 	t       *testing.T
 	prov    *oidctest.Provider
-	clock   *fakeClock
+	clock   *testutil.Clock
 	dbPath  string
 	st      *store.Store
 	cfg     atomic.Pointer[settings.Config]
 	svc     *Service
-	logs    *syncBuffer
+	logs    *testutil.LockedBuffer
 	secrets []string // strings that must never show in logs or error messages
 	timeout time.Duration
 }
@@ -80,9 +43,9 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
 		t:       t,
-		clock:   &fakeClock{t: time.Now().Truncate(time.Second)},
+		clock:   testutil.NewClock(time.Now().Truncate(time.Second)),
 		dbPath:  filepath.Join(t.TempDir(), "db.bolt"),
-		logs:    &syncBuffer{},
+		logs:    &testutil.LockedBuffer{},
 		timeout: 2 * time.Second,
 	}
 	e.prov = oidctest.New(t, testClientID, testClientSecret)

@@ -6,32 +6,17 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
-
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// replaceByRename swaps a file the way editors and Secret tooling do: write aside, rename over.
-func replaceByRename(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	write(t, tmp, content)
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestLoadDirTrimsKeysAndRequiresThem(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := LoadDir(dir); err == nil {
 		t.Fatal("an empty config dir must be refused (no api-key)")
 	}
-	write(t, filepath.Join(dir, APIKeyFile), "  key-1\n")
-	write(t, filepath.Join(dir, SigningKeyFile), "sign\n")
+	testutil.WriteFile(t, filepath.Join(dir, APIKeyFile), "  key-1\n")
+	testutil.WriteFile(t, filepath.Join(dir, SigningKeyFile), "sign\n")
 	cfg, err := LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -46,9 +31,9 @@ func TestLoadDirTrimsKeysAndRequiresThem(t *testing.T) {
 
 func TestReloadByRenameKeepsLastGood(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, APIKeyFile), "old")
-	write(t, filepath.Join(dir, SigningKeyFile), "sign")
-	write(t, filepath.Join(dir, SettingsFile), `{"limits": {"maxPageSize": 5}}`)
+	testutil.WriteFile(t, filepath.Join(dir, APIKeyFile), "old")
+	testutil.WriteFile(t, filepath.Join(dir, SigningKeyFile), "sign")
+	testutil.WriteFile(t, filepath.Join(dir, SettingsFile), `{"limits": {"maxPageSize": 5}}`)
 	src, err := NewSource(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +41,7 @@ func TestReloadByRenameKeepsLastGood(t *testing.T) {
 	notified := 0
 	src.OnChange(func(*Config) { notified++ })
 
-	replaceByRename(t, filepath.Join(dir, APIKeyFile), "new\n")
+	testutil.ReplaceByRename(t, filepath.Join(dir, APIKeyFile), "new\n")
 	if changed, err := src.Reload(); err != nil || !changed {
 		t.Fatalf("Reload = %v, %v", changed, err)
 	}
@@ -64,7 +49,7 @@ func TestReloadByRenameKeepsLastGood(t *testing.T) {
 		t.Fatalf("api key = %q after rename", got)
 	}
 
-	replaceByRename(t, filepath.Join(dir, SettingsFile), `{"limits": {"maxPageSize": "lots"}}`)
+	testutil.ReplaceByRename(t, filepath.Join(dir, SettingsFile), `{"limits": {"maxPageSize": "lots"}}`)
 	if _, err := src.Reload(); err == nil {
 		t.Fatal("a broken settings.json must be reported")
 	}
@@ -88,9 +73,9 @@ func TestFollowsKubeletSymlinkSwap(t *testing.T) {
 		if err := os.Mkdir(v, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		write(t, filepath.Join(v, APIKeyFile), key)
-		write(t, filepath.Join(v, SigningKeyFile), "sign")
-		write(t, filepath.Join(v, SettingsFile), `{}`)
+		testutil.WriteFile(t, filepath.Join(v, APIKeyFile), key)
+		testutil.WriteFile(t, filepath.Join(v, SigningKeyFile), "sign")
+		testutil.WriteFile(t, filepath.Join(v, SettingsFile), `{}`)
 	}
 	mkVersion("..2026_01_01", "first")
 	if err := os.Symlink("..2026_01_01", filepath.Join(dir, "..data")); err != nil {

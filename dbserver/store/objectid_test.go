@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 func TestValidID(t *testing.T) {
@@ -46,15 +48,15 @@ func TestNewObjectIDLayout(t *testing.T) {
 
 func TestIDGenStrictlyIncreases(t *testing.T) {
 	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	clk := &clock{t: base}
+	clk := testutil.NewClock(base)
 	// Random bytes 1..5, then a counter seed two steps before the 24-bit wrap.
-	g, err := newIDGen(clk.now, bytes.NewReader([]byte{1, 2, 3, 4, 5, 0xFF, 0xFF, 0xFE}))
+	g, err := newIDGen(clk.Now, bytes.NewReader([]byte{1, 2, 3, 4, 5, 0xFF, 0xFF, 0xFE}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []ObjectID
 	step := func(at time.Time, n int) {
-		clk.set(at)
+		clk.Set(at)
 		ids = append(ids, g.next(n)...)
 	}
 	step(base, 3)                     // the counter wraps within this second
@@ -78,7 +80,7 @@ func TestIDGenStrictlyIncreases(t *testing.T) {
 	if got := ids[len(ids)-1].Time(); !got.Equal(base.Add(10 * time.Second)) {
 		t.Errorf("last id time %v, want the clock once it is ahead again", got)
 	}
-	if _, err := newIDGen(clk.now, bytes.NewReader(nil)); err == nil {
+	if _, err := newIDGen(clk.Now, bytes.NewReader(nil)); err == nil {
 		t.Error("newIDGen with an empty random source succeeded")
 	}
 }

@@ -13,25 +13,8 @@ import (
 	"time"
 
 	"github.com/restkube/restkube/dbserver/jsondoc"
+	"github.com/restkube/restkube/internal/testutil"
 )
-
-// clock is an injectable, settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 func openTest(t testing.TB, opts Options) *Store {
 	t.Helper()
@@ -62,8 +45,8 @@ func count(t testing.TB, s *Store, coll string) int {
 }
 
 func TestInsertSetsSystemFieldsAndDropsClientOnes(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 3, 28, 12, 32, 19, 69_000_000, time.FixedZone("CET", 3600))}
-	s := openTest(t, Options{Now: clk.now})
+	clk := testutil.NewClock(time.Date(2026, 3, 28, 12, 32, 19, 69_000_000, time.FixedZone("CET", 3600)))
+	s := openTest(t, Options{Now: clk.Now})
 
 	in := Doc{"name": "Joe", "_id": "client-id", "_version": 7.0, "_secret": "x", "nested": map[string]any{"_keep": 1.0}}
 	out, err := s.Insert("people", []Doc{in}, "joe@example.com")
@@ -127,11 +110,11 @@ func TestGetMissing(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openTest(t, Options{Now: clk.now})
+	clk := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := openTest(t, Options{Now: clk.Now})
 	orig := mustInsert(t, s, "tasks", Doc{"title": "a", "n": 1.0, "tags": []any{"x"}})[0]
 	id := orig["_id"].(string)
-	clk.set(time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC))
+	clk.Set(time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC))
 
 	got, err := s.Update("tasks", id, 0, "bob", func(d Doc) error {
 		d["n"] = d["n"].(float64) + 1
@@ -286,12 +269,12 @@ func TestDeleteWhere(t *testing.T) {
 
 func TestScanOrderIsCreationOrder(t *testing.T) {
 	base := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clk := &clock{t: base}
-	s := openTest(t, Options{Now: clk.now})
+	clk := testutil.NewClock(base)
+	s := openTest(t, Options{Now: clk.Now})
 	var want []string
 	for i := range 30 {
 		// The clock jumps around, backwards included; creation order must still hold.
-		clk.set(base.Add(time.Duration((i*7)%5-2) * time.Second))
+		clk.Set(base.Add(time.Duration((i*7)%5-2) * time.Second))
 		for _, d := range mustInsert(t, s, "c", Doc{"i": float64(i)}, Doc{"i": float64(i) + 0.5}) {
 			want = append(want, d["_id"].(string))
 		}
@@ -435,8 +418,8 @@ func TestOpenFailsFastOnHeldLock(t *testing.T) {
 
 func TestReopenKeepsDataAndIDOrder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data.db")
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
-	s, err := Open(path, Options{Now: clk.now})
+	clk := testutil.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	s, err := Open(path, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,8 +432,8 @@ func TestReopenKeepsDataAndIDOrder(t *testing.T) {
 	}
 
 	// The next process's clock is an hour behind: its ids must still sort after the old ones.
-	clk.set(clk.now().Add(-time.Hour))
-	s, err = Open(path, Options{Now: clk.now})
+	clk.Set(clk.Now().Add(-time.Hour))
+	s, err = Open(path, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
