@@ -171,12 +171,11 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		Logger:      logger,
 	})
 	api, err := httpapi.New(httpapi.Options{
-		Store:      st,
-		Settings:   src,
-		Logger:     logger,
-		Registry:   reg,
-		Bearer:     users,
-		AuthRoutes: httpapi.AuthRoutes(users),
+		Store:    st,
+		Settings: src,
+		Logger:   logger,
+		Registry: reg,
+		Auth:     users,
 		Ready: func() error {
 			if draining.Load() {
 				return errors.New("shutting down")

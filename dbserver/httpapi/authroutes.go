@@ -14,70 +14,71 @@ import (
 // maxAuthBody bounds the body of POST /auth/token: a code or a token, a few KiB at most.
 const maxAuthBody = 64 << 10
 
-// AuthService is what the /auth/* endpoints need; *auth.Service implements it.
+// AuthService is the auth API of external users: it verifies Bearer tokens (on every route
+// group) and serves the /auth group; *auth.Service implements it.
 type AuthService interface {
+	Authenticator
 	Enabled() bool
 	Token(ctx context.Context, req auth.TokenRequest) (*auth.TokenResponse, error)
 	UserInfo(ctx context.Context, p *auth.Principal) (map[string]any, error)
 	Logout(ctx context.Context, p *auth.Principal) error
 }
 
-// AuthRoutes returns the Options.AuthRoutes that serves POST /auth/token, GET /auth/userinfo
-// and POST /auth/logout with svc. Other methods are 405; while auth is disabled in the
-// settings, all three are 404 as if they did not exist.
-func AuthRoutes(svc AuthService) func(Router) {
-	return func(rt Router) {
-		rt.Handle("POST /auth/token", func(w http.ResponseWriter, r *http.Request) error {
-			if !svc.Enabled() {
-				return authDisabled()
-			}
-			req, err := readTokenRequest(w, r)
-			if err != nil {
-				return err
-			}
-			resp, err := svc.Token(r.Context(), req)
-			if err != nil {
-				return err
-			}
-			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusOK, resp)
-			return nil
-		})
-		rt.HandleAuthenticated("GET /auth/userinfo", func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-			if !svc.Enabled() {
-				return authDisabled()
-			}
-			info, err := svc.UserInfo(r.Context(), p)
-			if err != nil {
-				return err
-			}
-			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusOK, info)
-			return nil
-		})
-		rt.HandleAuthenticated("POST /auth/logout", func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-			if !svc.Enabled() {
-				return authDisabled()
-			}
-			if err := svc.Logout(r.Context(), p); err != nil {
-				return err
-			}
-			writeJSON(w, http.StatusOK, map[string]string{"result": "ok"})
-			return nil
-		})
-		// The method-less patterns catch every other method: the mux prefers the patterns above.
-		for path, allow := range map[string]string{
-			"/auth/token":    http.MethodPost,
-			"/auth/userinfo": http.MethodGet,
-			"/auth/logout":   http.MethodPost,
-		} {
-			rt.Handle(path, func(w http.ResponseWriter, r *http.Request) error {
-				if !svc.Enabled() {
-					return authDisabled()
-				}
-				return MethodNotAllowed(r.Method, allow)
-			})
+// bindAuth registers the /auth group: POST /auth/token, GET /auth/userinfo and POST
+// /auth/logout, served by svc. Other methods are 405; while auth is disabled in the settings,
+// all three are 404 as if they did not exist.
+func (s *Server) bindAuth(svc AuthService) {
+	s.Handle("POST /auth/token", func(w http.ResponseWriter, r *http.Request) error {
+		if !svc.Enabled() {
+			return authDisabled()
 		}
+		req, err := readTokenRequest(w, r)
+		if err != nil {
+			return err
+		}
+		resp, err := svc.Token(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, resp)
+		return nil
+	})
+	s.HandleAuthenticated("GET /auth/userinfo", func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		if !svc.Enabled() {
+			return authDisabled()
+		}
+		info, err := svc.UserInfo(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, info)
+		return nil
+	})
+	s.HandleAuthenticated("POST /auth/logout", func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		if !svc.Enabled() {
+			return authDisabled()
+		}
+		if err := svc.Logout(r.Context(), p); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"result": "ok"})
+		return nil
+	})
+	s.Handle("/auth/", notFound)
+	// The method-less patterns catch every other method: the mux prefers the patterns above.
+	for path, allow := range map[string]string{
+		"/auth/token":    http.MethodPost,
+		"/auth/userinfo": http.MethodGet,
+		"/auth/logout":   http.MethodPost,
+	} {
+		s.Handle(path, func(w http.ResponseWriter, r *http.Request) error {
+			if !svc.Enabled() {
+				return authDisabled()
+			}
+			return MethodNotAllowed(r.Method, allow)
+		})
 	}
 }
 

@@ -38,8 +38,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 			ProviderTimeout: 500 * time.Millisecond,
 			Logger:          o.Logger,
 		})
-		o.Bearer = a.svc
-		o.AuthRoutes = AuthRoutes(a.svc)
+		o.Auth = a.svc
 	})
 	a.setAuth(true)
 	t.Cleanup(func() {
@@ -295,4 +294,36 @@ func TestAuthRoutesAre404WhileAuthIsDisabled(t *testing.T) {
 	a.expect("GET", "/rest/tasks", bearer(tok), "", 401)
 	a.setAuth(true)
 	a.expect("GET", "/rest/tasks", bearer(tok), "", 200, "mine")
+}
+
+// The /auth group gets the server's credentials and JSON error mapping (with the fake service
+// of newEnv), and is not mounted without Options.Auth.
+func TestAuthGroupMapsCredentialsAndErrors(t *testing.T) {
+	e := newEnv(t)
+	unmounted := newEnv(t, func(o *Options) { o.Auth = nil })
+	cases := map[string]struct {
+		e           *env
+		method, url string
+		headers     map[string]string
+		body        string
+		status      int
+		contains    string
+	}{
+		"a public auth route answers":              {e, "POST", "/auth/token", nil, `{"code":"c"}`, 200, `"token"`},
+		"the service's errors map to statuses":     {e, "POST", "/auth/token", nil, `{}`, 400, "ValidationError"},
+		"a wrong method is a JSON 405":             {e, "GET", "/auth/token", nil, "", 405, "MethodNotAllowed"},
+		"an authenticated route needs credentials": {e, "GET", "/auth/userinfo", nil, "", 401, "Unauthorized"},
+		"an authenticated route sees the user":     {e, "GET", "/auth/userinfo", bearer("alice"), "", 200, "alice@example.com"},
+		"an API key can be refused with 400":       {e, "GET", "/auth/userinfo", key(fullKey), "", 400, "ValidationError"},
+		"other auth paths stay a JSON 404":         {e, "GET", "/auth/nothing", nil, "", 404, "NotFound"},
+		"without Options.Auth the group is absent": {unmounted, "POST", "/auth/token", nil, `{}`, 404, "NotFound"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := c.e.do(c.method, c.url, c.headers, c.body)
+			if r.status != c.status || !strings.Contains(r.body, c.contains) {
+				t.Errorf("%d %s, want %d with %q", r.status, r.body, c.status, c.contains)
+			}
+		})
+	}
 }

@@ -32,10 +32,10 @@ func (s *Server) authenticate(r *http.Request, cfg *settings.Config) (*auth.Prin
 		if !hasPrefixFold(h, bearer) || strings.TrimSpace(h[len(bearer):]) == "" {
 			return nil, fmt.Errorf("%w: Authorization must be Bearer <token>", auth.ErrUnauthorized)
 		}
-		if s.bearer == nil {
+		if s.auth == nil {
 			return nil, fmt.Errorf("%w: bearer tokens are not accepted (auth is not enabled)", auth.ErrUnauthorized)
 		}
-		p, err := s.bearer.Authenticate(r.Context(), strings.TrimSpace(h[len(bearer):]))
+		p, err := s.auth.Authenticate(r.Context(), strings.TrimSpace(h[len(bearer):]))
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,15 @@ import (
 	"github.com/restkube/restkube/dbserver/store"
 )
 
+// bindRest registers the restdb.io-compatible document API: /rest/<collection> (query,
+// create), /rest/<collection>/<id> (read, update, delete) and /rest/<collection>/* (bulk
+// delete).
+func (s *Server) bindRest() {
+	s.Handle("/rest/{coll}", s.handleCollection)
+	s.Handle("/rest/{coll}/{$}", s.handleCollection)
+	s.Handle("/rest/{coll}/{id}", s.handleDocument)
+}
+
 // target is the parsed path of a /rest request.
 type target struct {
 	coll string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/jsondoc"
@@ -34,17 +32,6 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // PrincipalHandlerFunc is a HandlerFunc that runs only for an authenticated caller.
 type PrincipalHandlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
 
-// Router lets another package (the /auth/* endpoints) register handlers on the server's mux,
-// with the server's error mapping, credentials and metrics.
-type Router interface {
-	// Handle registers h for pattern (http.ServeMux syntax); h needs no credentials.
-	Handle(pattern string, h HandlerFunc)
-	// HandleAuthenticated registers h for pattern; a request without valid credentials is
-	// answered 401 before h runs. h sees the caller, whatever its Kind: an endpoint that only
-	// serves external users returns an error wrapping auth.ErrBadRequest for API keys.
-	HandleAuthenticated(pattern string, h PrincipalHandlerFunc)
-}
-
 // Options configure New. Store and Settings are required.
 type Options struct {
 	// Store holds the documents.
@@ -57,10 +44,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock for queries and updates; default time.Now.
 	Now func() time.Time
-	// Bearer verifies Authorization: Bearer tokens; nil refuses every token with 401.
-	Bearer Authenticator
-	// AuthRoutes registers /auth/*; nil answers every /auth/ path with a JSON 404.
-	AuthRoutes func(Router)
+	// Auth verifies Authorization: Bearer tokens and serves the /auth group (authroutes.go);
+	// nil refuses every token with 401 and leaves /auth unmounted (a JSON 404).
+	Auth AuthService
 	// Ready reports whether the server can serve (store open, not shutting down); nil means ready.
 	Ready func() error
 }
@@ -71,7 +57,7 @@ type Server struct {
 	settings *settings.Source
 	log      *slog.Logger
 	now      func() time.Time
-	bearer   Authenticator
+	auth     AuthService
 	ready    func() error
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -88,7 +74,7 @@ func New(opts Options) (*Server, error) {
 		settings: opts.Settings,
 		log:      opts.Logger,
 		now:      opts.Now,
-		bearer:   opts.Bearer,
+		auth:     opts.Auth,
 		ready:    opts.Ready,
 		mux:      http.NewServeMux(),
 	}
@@ -108,17 +94,14 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = m
 
-	s.mux.HandleFunc("/healthz", s.healthz)
-	s.mux.HandleFunc("/readyz", s.readyz)
-	s.mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.Handle("/rest/{coll}", s.handleCollection)
-	s.Handle("/rest/{coll}/{$}", s.handleCollection)
-	s.Handle("/rest/{coll}/{id}", s.handleDocument)
-	s.Handle("/auth/", notFound)
-	s.Handle("/", notFound)
-	if opts.AuthRoutes != nil {
-		opts.AuthRoutes(s)
+	// Each route group registers itself from its own file (see the package doc); a group
+	// whose dependency in Options is nil is not mounted, and its paths are a JSON 404.
+	s.bindHealth(reg)
+	s.bindRest()
+	if opts.Auth != nil {
+		s.bindAuth(opts.Auth)
 	}
+	s.Handle("/", notFound)
 	s.handler = s.observe(s.cors(s.mux))
 	return s, nil
 }
@@ -198,25 +181,3 @@ func appendBody(dst []byte, v any) ([]byte, error) {
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 const maxPooledBody = 256 << 10
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, "ok")
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.settings.Current() == nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "settings not loaded")
-		return
-	}
-	if s.ready != nil {
-		if err := s.ready(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready:", err)
-			return
-		}
-	}
-	fmt.Fprintln(w, "ok")
-}
