@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -579,3 +581,37 @@ func (s *suite) collectGarbage(t *testing.T, ns string, uid types.UID) {
 type nopRecorder struct{}
 
 func (nopRecorder) Eventf(_, _ runtime.Object, _, _, _, _ string, _ ...any) {}
+
+// applyConfiguration (database_controller.go) sends only the fields the operator owns.
+func TestApplyConfigurationOmitsStatusAndNulls(t *testing.T) {
+	db := newTestDatabase()
+	s, err := credentialsSecretFor(db, nil, &countingReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := applyConfiguration(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.GetAPIVersion() != "v1" || u.GetKind() != "Secret" {
+		t.Errorf("apiVersion/kind = %s/%s, want v1/Secret", u.GetAPIVersion(), u.GetKind())
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", "creationTimestamp"); found {
+		t.Error("metadata.creationTimestamp is sent as null; an apply must name only fields it owns")
+	}
+	key, _, _ := unstructured.NestedString(u.Object, "data", keyAPIKey)
+	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || string(raw) != string(s.Data[keyAPIKey]) {
+		t.Errorf("data.api-key = %q, want the base64 of the key", key)
+	}
+
+	d, err := applyConfiguration(deploymentFor(db, Options{DefaultImage: "i"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found := d.Object["status"]; found {
+		t.Error("status is sent in the apply; it belongs to the Deployment controller")
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "template", "metadata", "creationTimestamp"); found {
+		t.Error("the pod template's creationTimestamp is sent as null")
+	}
+}

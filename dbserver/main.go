@@ -1,5 +1,7 @@
 // Command dbserver serves one RestKube database: the restdb.io-compatible REST API over a
-// bbolt file. See ../shared/DESIGN.md ("The pod contract") for its flags and files.
+// bbolt file. Its flags and files (the pod contract: --data-dir holds restkube.db, --config-dir
+// holds settings.json, api-key, signing-key and auth0-client-secret, reloaded on change) are
+// described in the README ("What the operator creates") and in package settings.
 package main
 
 import (
@@ -38,7 +40,7 @@ import (
 // DataFile is the bbolt file under --data-dir.
 const DataFile = "restkube.db"
 
-// Timings of the process. The drain matches API.md ("drains for up to 10 s").
+// Timings of the process. On SIGTERM the server drains requests for up to 10 s (--shutdown-timeout).
 const (
 	configPollInterval = time.Second
 	storeOpenTimeout   = 5 * time.Second

@@ -1,5 +1,7 @@
-// Package httpapi is the dbserver's HTTP layer: the restdb.io-compatible REST API under /rest,
-// the seam where /auth/* plugs in, CORS, /healthz, /readyz and /metrics.
+// Package httpapi is the dbserver's HTTP layer: it translates HTTP to the packages that do the
+// work and back. It serves the restdb.io-compatible REST API under /rest, the external users'
+// /auth endpoints, /healthz, /readyz and /metrics, with one credentials check, one error
+// mapping, CORS, logs and metrics for all of them.
 //
 // # Shape
 //
@@ -10,17 +12,39 @@
 // by the sentinels of package auth, and anything unknown is a 500 whose detail goes to the log
 // only, never to the client.
 //
-// One file per concern: rest.go (the /rest endpoints), credentials.go (who is calling),
-// access.go (what that caller may do), middleware.go (logs, metrics, panics, CORS), metrics.go.
+// Handlers hold no domain logic: decoding a body is package jsondoc, deciding what a caller may
+// do is auth.Authorize, reading documents (a query or one document by id) is package planner,
+// writing them is package store.
+//
+// # Route groups
+//
+// Each group of endpoints registers itself from its own file, with a method bindX that New
+// calls, and has its scenario tests in the matching _test.go file:
+//
+//	health.go      bindHealth  /healthz, /readyz, /metrics
+//	rest.go        bindRest    /rest/...            (documents)
+//	authroutes.go  bindAuth    /auth/...            (Options.Auth; external users)
+//
+// Adding a group is one step of the same shape: its domain logic lives in a package of its own
+// (dbserver/realtime, dbserver/media, dbserver/backup), its dependency comes in through a field
+// of Options (nil: the group is not mounted, and its paths are a JSON 404), and a file
+// httpapi/<group>.go holds bindX, which registers its patterns with Server.Handle (no
+// credentials) or Server.HandleAuthenticated (a caller with valid credentials), plus the
+// handlers, which only translate HTTP. New calls bindX when the Options field is set. A group
+// that touches documents asks auth.Authorize for the caller's rights, as /rest does.
+//
+// Other files: server.go (New, Options, the JSON writer), credentials.go (who is calling),
+// errors.go, middleware.go (logs, metrics, panics, CORS), metrics.go.
 //
 // # Credentials and rights
 //
-// A request under /rest carries an API key (x-apikey header or ?apikey=) or a Bearer token.
-// Keys are matched by auth.Keys in constant time. Bearer tokens go to Options.Bearer; without
-// one, every token is 401. The order of checks is method (405), credentials (401), path (400),
-// rights (403), then the document (404, 412). External users get the rights of their roles on
-// the collection; in a private collection, another user's document is treated exactly as a
-// missing one (404, absent from queries, skipped by bulk deletes), also for If-Match.
+// A request carries an API key (x-apikey header or ?apikey=) or a Bearer token. Keys are
+// matched by auth.Keys in constant time. Bearer tokens go to Options.Auth; without one, every
+// token is 401. The order of checks under /rest is method (405), credentials (401), path
+// (400), rights (403, auth.Authorize), then the document (404, 412). External users get the
+// rights of their roles on the collection; in a private collection, another user's document is
+// treated exactly as a missing one (404, absent from queries, skipped by bulk deletes), also
+// for If-Match.
 //
 // # Settings
 //
@@ -29,6 +53,7 @@
 //
 // # Caveats
 //
-// A query reads the whole collection and filters in memory; indexes come later. Request logs
-// hold the path but never the query string (it may carry ?apikey=) or any header.
+// Request logs hold the path but never the query string (it may carry ?apikey=) or any header.
+// How a query was answered (index or scan, documents examined) is in the X-Restkube-Plan header
+// of its answer; see package planner.
 package httpapi

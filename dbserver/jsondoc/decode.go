@@ -40,7 +40,7 @@ type decoder struct {
 const maxDecodeDepth = 10000
 
 func (d *decoder) fail() error {
-	return fmt.Errorf("store: decoding document: malformed JSON at offset %d", d.i)
+	return fmt.Errorf("jsondoc: decoding document: malformed JSON at offset %d", d.i)
 }
 
 func (d *decoder) space() {
@@ -100,7 +100,7 @@ func (d *decoder) number() (any, error) {
 	if err != nil || math.IsInf(f, 0) || !validJSONNumber(tok) {
 		var v any
 		if err := json.Unmarshal(tok, &v); err != nil {
-			return nil, fmt.Errorf("store: decoding document: %w", err)
+			return nil, fmt.Errorf("jsondoc: decoding document: %w", err)
 		}
 		return v, nil
 	}
@@ -181,7 +181,7 @@ func (d *decoder) str() (string, error) {
 	}
 	var s string
 	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
-		return "", fmt.Errorf("store: decoding document: %w", err)
+		return "", fmt.Errorf("jsondoc: decoding document: %w", err)
 	}
 	return s, nil
 }

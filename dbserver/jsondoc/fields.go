@@ -22,7 +22,7 @@ func DecodeDoc(raw []byte) (Doc, error) { return decodeDoc(raw) }
 // json.Unmarshal's: callers wanting those run it on input DecodeJSON refused.
 func DecodeJSON(b []byte) (any, error) { return fastDecode(b) }
 
-var errBadDoc = errors.New("store: decoding document: malformed JSON")
+var errBadDoc = errors.New("jsondoc: decoding document: malformed JSON")
 
 // DecodeFields decodes only the named top-level fields of a document's stored bytes; fields
 // the document lacks are absent from the result, as they would be from DecodeDoc's.
@@ -105,7 +105,7 @@ func DecodeFields(raw []byte, fields []string) (Doc, error) {
 func unquote(tok []byte) (string, error) {
 	var s string
 	if err := json.Unmarshal(tok, &s); err != nil {
-		return "", fmt.Errorf("store: decoding document: %w", err)
+		return "", fmt.Errorf("jsondoc: decoding document: %w", err)
 	}
 	return s, nil
 }

@@ -1,5 +1,6 @@
 // Package query implements restdb.io's query language and update operators for the dbserver,
-// following ../shared/API.md ("Query parameters", "Precise rules"). It is pure: it knows
+// as restdb.io documents them, with the rules its docs leave open stated below (Semantics) and
+// in the README. It is pure: it knows
 // nothing of storage or HTTP, and works on documents decoded by encoding/json into
 // map[string]any (numbers float64).
 //
@@ -10,7 +11,7 @@
 // reads every parameter of GET /rest/<collection> (q, h, filter, sort, dir, skip, max, totals,
 // metafields, groupby, aggregate) into a Request; the caller feeds each stored document to
 // Request.Matches and hands all matches to Request.Result, which sorts, pages, projects and
-// shapes the answer so that encoding/json renders API.md's shapes exactly. ApplyUpdate applies
+// shapes the answer so that encoding/json renders restdb.io's shapes exactly. ApplyUpdate applies
 // a PUT/PATCH body ($inc, $push, $pull, $addToSet, $set, $unset and plain fields).
 //
 // Every client mistake (malformed JSON, an unknown operator or hint, a bad skip or max, $inc
@@ -19,7 +20,7 @@
 //
 // # Semantics
 //
-// Matching follows MongoDB where API.md does not decide otherwise:
+// Matching follows MongoDB where restdb.io's docs do not decide otherwise:
 //   - a missing field counts as null, so {"f":null} matches it, and negations ($ne, $nin,
 //     $not) match it unless their operand is or lists null; $exists tells null and missing apart;
 //   - a condition on an array field matches if the array itself or any element matches, and dot

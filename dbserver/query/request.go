@@ -13,7 +13,7 @@ import (
 	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
-// Defaults from API.md.
+// Defaults of restdb.io's query parameters.
 const (
 	defaultMaxPageSize = 10000
 	defaultMax         = 1000
@@ -25,7 +25,7 @@ type SortKey struct {
 	Dir   int
 }
 
-// Options bounds a request; zero values take API.md's defaults.
+// Options bounds a request; zero values take the defaults above.
 type Options struct {
 	// Now is the instant date macros are evaluated against (zero means time.Now()).
 	Now time.Time

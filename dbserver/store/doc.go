@@ -51,20 +51,15 @@ order against shorter operands, so the planner only uses an index for shorter op
 View gives a query planner (package planner) a Snapshot: raw documents in _id order, single
 documents, and index ranges (IndexScan), all in one read transaction.
 
-# Decoding
+# Encoding
 
-Documents are stored as JSON. Decoding them is the main cost of a read, so the package has its
-own decoder (codec_decode.go), which yields exactly what json.Unmarshal would (its tests compare
-them) at about three times the speed, and its own encoder (codec_encode.go), which writes
-exactly what json.Marshal would at about twice the speed. DecodeFields walks a stored document
-once and decodes only the named top-level fields: about 0.4µs instead of 1.6µs (this decoder)
-or 5µs (json.Unmarshal) for a 500-byte document. A scan matches on those fields and decodes
-only the matches in full. Measured by make bench on this machine (2 shared cores), an
-unindexed query that must read all of 10,000 such documents takes about 5ms this way, 15ms when
-every document is decoded with this decoder, and 60ms with json.Unmarshal. A binary encoding
-would decode whole documents faster, but matching needs only the few fields a query names,
-and skipping the others in JSON costs little more than in a binary form, while JSON keeps the
-file readable by any tool and needs no migration.
+Documents are stored as JSON, encoded and decoded by package jsondoc (a decoder and an encoder
+of its own that give exactly encoding/json's results, faster; see its doc). A scan matches on a
+partial decode of the fields a query names (jsondoc.DecodeFields) and decodes only the matches
+in full. A binary encoding would decode whole documents faster, but matching needs only the
+few fields a query names, and skipping the others in JSON costs little more than in a binary
+form, while JSON keeps the file readable by any tool and needs no migration. codec.go is the
+one place that turns a Doc into stored bytes and back.
 
 # Transactions and group commit
 
@@ -86,8 +81,8 @@ writers slower than plain Update.) A commit does wait, for at most about two com
 the writers it expects: those the previous commit acknowledged and those that queued during it.
 Over HTTP those writers come back a round trip later; without the wait, 16 clients settled into
 two alternating groups of 8, each paying for a commit (two fdatasyncs, which on this machine's
-virtual disk cost CPU as well as time); with it most commits carry all 16 (make bench: creates
-at concurrency 16 +25%).
+virtual disk cost CPU as well as time); with it most commits carry all 16, which make bench shows as
+more creates per second at concurrency 16.
 
 Update prepares the new version of a document outside the committer, from a read snapshot
 (decode, apply, encode), so that concurrent updates do that work in parallel; the committer
