@@ -1,5 +1,14 @@
 // Package auth decides who is calling the dbserver: API keys (keys.go) and external users
-// holding Bearer tokens (Service).
+// holding Bearer tokens (Service); and what that caller may do (Authorize, access.go).
+//
+// # Access rules
+//
+// Authorize answers, for one request, whether a caller may read (GET) or write (any other
+// method) a collection at a path under /rest: the full-access key may do anything, a web key
+// what its path globs and methods allow, an external user what the rights of its roles on the
+// collection allow. Its Grant tells whether the caller sees only its own documents (a private
+// collection): Grant.Sees hides the others, and every route group that touches documents
+// (/rest now; realtime and media later) asks the same question, so the rules live here once.
 //
 // # External users
 //

@@ -45,7 +45,8 @@ type Options struct {
 	// Now is the clock for queries and updates; default time.Now.
 	Now func() time.Time
 	// Auth verifies Authorization: Bearer tokens and serves the /auth group (authroutes.go);
-	// nil refuses every token with 401 and leaves /auth unmounted (a JSON 404).
+	// nil refuses every token with 401 and leaves /auth unmounted (a JSON 404). Each optional
+	// route group has a field like this one: nil leaves the group unmounted.
 	Auth AuthService
 	// Ready reports whether the server can serve (store open, not shutting down); nil means ready.
 	Ready func() error
