@@ -195,7 +195,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, req *request) error {
-	v, err := readJSON(w, r, req.cfg)
+	v, err := readDoc(w, r, req.cfg, false)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, req *request) er
 	if err != nil {
 		return err
 	}
-	v, err := readJSON(w, r, req.cfg)
+	v, err := readDoc(w, r, req.cfg, true)
 	if err != nil {
 		return err
 	}
@@ -251,6 +251,16 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, req *request) er
 		return NewError(http.StatusBadRequest, "the body must be a JSON object")
 	}
 	body = jsondoc.UserFields(body)
+	if len(body) == 0 {
+		// Nothing to change (an empty PUT, as some clients send): the document as it is.
+		d, err := s.visible(req)
+		if err != nil {
+			return err
+		}
+		setETag(w, d)
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	}
 	now := s.now()
 	d, err := s.store.Update(req.t.coll, req.t.id, expect, req.p.Name, func(d store.Doc) error {
 		if !req.g.Sees(d) {

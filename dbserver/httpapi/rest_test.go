@@ -291,3 +291,34 @@ func TestConcurrentConditionalUpdatesLoseNothing(t *testing.T) {
 		t.Errorf("%d conditional updates on version 0 succeeded, want exactly 1", ok)
 	}
 }
+
+func TestWhatClientsSend(t *testing.T) {
+	form := map[string]string{"x-apikey": fullKey, "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
+	jsonCT := map[string]string{"x-apikey": fullKey, "Content-Type": "application/json"}
+	runScenarios(t, []scenario{
+		{name: "an empty JSON PUT changes nothing and answers the document", method: "PUT", url: "/rest/items/{items.0}", headers: jsonCT, status: 200,
+			contains: []string{`"name":"apple"`, `"_version":0`}, header: map[string]string{"ETag": `"0"`},
+			after: func(t *testing.T, e *env, _ response) {
+				d, err := e.st.Get("items", e.ids["items.0"])
+				if err != nil || jsondoc.Version(d) != 0 || d["name"] != "apple" {
+					t.Errorf("stored %v (%v), want version 0 unchanged", d, err)
+				}
+			}},
+		{name: "a blank JSON PUT is the same", method: "PUT", url: "/rest/items/{items.0}", headers: jsonCT, body: " \n", status: 200, contains: []string{`"name":"apple"`}},
+		{name: "an empty PUT of a missing document is 404", method: "PUT", url: "/rest/items/aaaaaaaaaaaaaaaaaaaaaaaa", headers: jsonCT, status: 404},
+		{name: "an empty PUT of another user's private document is 404", method: "PUT", url: "/rest/tasks/{tasks.1}", headers: bearer("alice"), status: 404},
+		{name: "an empty POST is still 400", method: "POST", url: "/rest/items", headers: jsonCT, status: 400, contains: []string{"empty"}},
+		{name: "a form POST makes a document of strings", method: "POST", url: "/rest/chat", headers: form, body: "user=ann&text=hello+world&n=3&_id=x&tags%5B%5D=a&tags%5B%5D=b", status: 201,
+			contains: []string{`"user":"ann"`, `"text":"hello world"`, `"n":"3"`, `"tags":["a","b"]`}, absent: []string{`"_id":"x"`},
+			after: func(t *testing.T, e *env, _ response) {
+				if n := count(t, e, "chat"); n != 1 {
+					t.Errorf("%d chat documents, want 1", n)
+				}
+			}},
+		{name: "a form PUT updates string fields", method: "PUT", url: "/rest/items/{items.0}", headers: form, body: "name=apricot", status: 200,
+			contains: []string{`"name":"apricot"`, `"n":1`}},
+		{name: "a malformed form is 400", method: "POST", url: "/rest/chat", headers: form, body: "a=%zz", status: 400, contains: []string{"form"}},
+		{name: "a form over the size limit is 413", method: "POST", url: "/rest/chat", headers: form, body: "a=" + strings.Repeat("x", 3000), status: 413},
+		{name: "a form with too many fields is 400", method: "POST", url: "/rest/chat", headers: form, body: strings.Repeat("a&", 1001), status: 400, contains: []string{"1000 fields"}},
+	})
+}

@@ -112,6 +112,9 @@ func ParseRequest(v url.Values, opts Options) (*Request, error) {
 			return nil, err
 		}
 	}
+	if err := checkGroupBy(r.GroupBy); err != nil {
+		return nil, err
+	}
 	if len(r.Sort) == 0 {
 		r.Sort = []SortKey{{Field: jsondoc.FieldID, Dir: 1}}
 	}

@@ -106,12 +106,16 @@ func (r *Request) present(doc map[string]any) map[string]any {
 	return out
 }
 
-// groupBy groups docs by their value of field (groupKey).
+// groupBy groups docs by their value of field (groupKey), or by a date part of it
+// ("$YEAR:field", see parseGroupField; a malformed one was refused by ParseRequest).
 func groupBy(docs []map[string]any, field string) map[string][]map[string]any {
 	groups := map[string][]map[string]any{}
-	parts := splitPath(field)
+	g, err := parseGroupField(field)
+	if err != nil {
+		g = groupField{path: splitPath(field)}
+	}
 	for _, d := range docs {
-		k := groupKey(valueAt(d, parts))
+		k := g.key(d)
 		groups[k] = append(groups[k], d)
 	}
 	return groups
