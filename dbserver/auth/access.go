@@ -13,10 +13,18 @@ type Grant struct {
 	// collections for external users): any other document is treated as missing.
 	Private bool
 	Owner   string
+	// Match, when set, limits the caller to documents whose top-level string fields hold
+	// these values (the children of one parent document); any other is treated as missing.
+	Match map[string]string
 }
 
 // Sees reports whether the grant lets the caller see d at all.
 func (g Grant) Sees(d jsondoc.Doc) bool {
+	for k, want := range g.Match {
+		if v, _ := d[k].(string); v != want {
+			return false
+		}
+	}
 	if !g.Private {
 		return true
 	}
@@ -61,4 +69,27 @@ func Authorize(cfg *settings.Config, p *Principal, method, coll, path string) (G
 		return Grant{Private: c.Private, Owner: p.Name}, nil
 	}
 	return Grant{}, fmt.Errorf("%w: unknown credentials", ErrUnauthorized)
+}
+
+// AuthorizeChild decides a request on the child documents of one parent document (restdb.io's
+// parent-child relations): method on the child collection child, under a document of the
+// collection parent, at path (relative to /rest, e.g. "/contact/ID/activities/CHILDID"). It
+// returns the grant on the parent collection and the grant on the child collection.
+//
+// The full-access key may do anything. A web key's globs see the whole path, so a key limited
+// to "/tasks/**" reaches the children of tasks and nothing else. An external user needs read
+// rights on the parent collection (to see the parent) and the method's rights on the child
+// collection; a private collection on either side hides other users' documents.
+func AuthorizeChild(cfg *settings.Config, p *Principal, method, parent, child, path string) (parentGrant, childGrant Grant, err error) {
+	if p.Kind != User {
+		g, err := Authorize(cfg, p, method, parent, path)
+		return g, g, err
+	}
+	if parentGrant, err = Authorize(cfg, p, "GET", parent, path); err != nil {
+		return Grant{}, Grant{}, err
+	}
+	if childGrant, err = Authorize(cfg, p, method, child, path); err != nil {
+		return Grant{}, Grant{}, err
+	}
+	return parentGrant, childGrant, nil
 }

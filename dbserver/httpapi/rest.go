@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,9 @@ func (s *Server) bindRest() {
 	s.Handle("/rest/{coll}", s.handleCollection)
 	s.Handle("/rest/{coll}/{$}", s.handleCollection)
 	s.Handle("/rest/{coll}/{id}", s.handleDocument)
+	s.bindChildren()
+	s.bindMeta()
+	s.bindJSAPI()
 }
 
 // target is the parsed path of a /rest request.
@@ -84,10 +88,14 @@ type request struct {
 
 // readOptions hide from the planner's reads the documents the caller may not see.
 func (req *request) readOptions() planner.Options {
-	if !req.g.Private {
+	if !req.g.Private && len(req.g.Match) == 0 {
 		return planner.Options{}
 	}
-	return planner.Options{Allow: req.g.Sees, AllowFields: []string{jsondoc.FieldCreatedBy}}
+	fields := []string{jsondoc.FieldCreatedBy}
+	for k := range req.g.Match {
+		fields = append(fields, k)
+	}
+	return planner.Options{Allow: req.g.Sees, AllowFields: fields}
 }
 
 // prepare runs the checks every /rest handler shares, in the order that tells the client the
@@ -155,7 +163,11 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) error {
-	vals := r.URL.Query()
+	return s.listValues(w, req, r.URL.Query())
+}
+
+// listValues answers the query of vals (the URL's parameters) over req's collection.
+func (s *Server) listValues(w http.ResponseWriter, req *request, vals url.Values) error {
 	vals.Del("apikey") // a credential, not a query parameter
 	q, err := query.ParseRequest(vals, query.Options{Now: s.now(), MaxPageSize: req.cfg.Settings.Limits.MaxPageSize})
 	if err != nil {
@@ -188,6 +200,11 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, req *request) error
 	res, version, err := planner.Get(s.store, req.t.coll, req.t.id, r.URL.Query().Get("metafields") == "true", req.readOptions())
 	if err != nil {
 		return err
+	}
+	if r.URL.Query().Get("fetchchildren") == "true" {
+		if res, err = s.withChildren(req, res); err != nil {
+			return err
+		}
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
 	writeJSON(w, http.StatusOK, res)
@@ -378,7 +395,7 @@ func (s *Server) visible(req *request) (store.Doc, error) {
 // an If-Match that no version can satisfy.
 func (s *Server) precondition(r *http.Request, req *request) (int64, error) {
 	expect, ok := parseIfMatch(r.Header.Get("If-Match"))
-	if !ok || req.g.Private {
+	if !ok || req.g.Private || len(req.g.Match) > 0 {
 		if _, err := s.visible(req); err != nil {
 			return 0, err
 		}

@@ -30,7 +30,7 @@ func TestPathsAndIDs(t *testing.T) {
 		{name: "an uppercase id is 400", method: "GET", url: "/rest/items/ABCDEF0123456789ABCDEF01", headers: key(fullKey), status: 400},
 		{name: "an unknown id is 404", method: "GET", url: "/rest/items/aaaaaaaaaaaaaaaaaaaaaaaa", headers: key(fullKey), status: 404, contains: []string{`"name":"NotFound"`}},
 		{name: "an id in another collection is 404", method: "GET", url: "/rest/public/{items.0}", headers: key(fullKey), status: 404},
-		{name: "a path below a document is 404", method: "GET", url: "/rest/items/{items.0}/more", headers: key(fullKey), status: 404},
+		{name: "a path two levels below a document is 404", method: "GET", url: "/rest/items/{items.0}/more/{items.1}/deeper", headers: key(fullKey), status: 404},
 		{name: "/rest alone is 404", method: "GET", url: "/rest", headers: key(fullKey), status: 404},
 		{name: "an unknown path is a JSON 404", method: "GET", url: "/nowhere", status: 404, contains: []string{"NotFound"}},
 		{name: "PATCH on a collection is 405", method: "PATCH", url: "/rest/items", headers: key(fullKey), body: `{}`, status: 405,

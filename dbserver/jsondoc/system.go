@@ -15,7 +15,17 @@ const (
 	FieldCreatedBy = "_createdby"
 	FieldChangedBy = "_changedby"
 	FieldVersion   = "_version"
+
+	// A child document (restdb.io's parent-child relations) also carries its parent's id,
+	// the parent's collection and the parent's child-list field (the child route's <sub>).
+	// Unlike the fields above, reads show them always: they are how a client finds the parent.
+	FieldParentID    = "_parent_id"
+	FieldParentDef   = "_parent_def"
+	FieldParentField = "_parent_field"
 )
+
+// ParentFields lists the fields that tie a child document to its parent, in a fresh slice.
+func ParentFields() []string { return []string{FieldParentID, FieldParentDef, FieldParentField} }
 
 // systemFields are the system fields besides _id; reads hide them unless metafields=true.
 var systemFields = []string{FieldCreated, FieldChanged, FieldCreatedBy, FieldChangedBy, FieldVersion}

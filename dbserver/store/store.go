@@ -210,6 +210,22 @@ func (s *Store) Get(coll, id string) (Doc, error) {
 // documents. Client top-level fields starting with "_" are dropped; _id, _created, _changed,
 // _createdby, _changedby (= user) and _version 0 are set. The input maps are not modified.
 func (s *Store) Insert(coll string, docs []Doc, user string) ([]Doc, error) {
+	return s.insert(coll, docs, user, nil)
+}
+
+// Parent ties child documents to their parent document: its id, its collection (Def) and the
+// child-list field (Field) they were created under.
+type Parent struct {
+	ID, Def, Field string
+}
+
+// InsertChildren is Insert for child documents of parent: each one also gets _parent_id,
+// _parent_def and _parent_field, which updates keep and clients cannot set.
+func (s *Store) InsertChildren(coll string, docs []Doc, user string, parent Parent) ([]Doc, error) {
+	return s.insert(coll, docs, user, &parent)
+}
+
+func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]Doc, error) {
 	if !validName(coll) {
 		return nil, fmt.Errorf("store: invalid collection name %q", coll)
 	}
@@ -229,6 +245,11 @@ func (s *Store) Insert(coll string, docs []Doc, user string) ([]Doc, error) {
 		nd[jsondoc.FieldCreatedBy] = user
 		nd[jsondoc.FieldChangedBy] = user
 		nd[jsondoc.FieldVersion] = 0.0
+		if parent != nil {
+			nd[jsondoc.FieldParentID] = parent.ID
+			nd[jsondoc.FieldParentDef] = parent.Def
+			nd[jsondoc.FieldParentField] = parent.Field
+		}
 		v, err := encodeDoc(nd)
 		if err != nil {
 			return nil, fmt.Errorf("store: document %d of %d: %w", i, len(docs), err)
@@ -346,7 +367,7 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 		}
 	}
 	nd := jsondoc.UserFields(work)
-	for _, f := range []string{jsondoc.FieldID, jsondoc.FieldCreated, jsondoc.FieldCreatedBy} {
+	for _, f := range []string{jsondoc.FieldID, jsondoc.FieldCreated, jsondoc.FieldCreatedBy, jsondoc.FieldParentID, jsondoc.FieldParentDef, jsondoc.FieldParentField} {
 		if v, ok := orig[f]; ok {
 			nd[f] = v
 		}

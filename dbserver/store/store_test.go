@@ -536,3 +536,45 @@ func TestConcurrentUpdatesAreNotLost(t *testing.T) {
 	}
 	checkIndexes(t, s, "c", "n")
 }
+
+func TestInsertChildrenKeepsParent(t *testing.T) {
+	s := openTest(t, Options{})
+	parent := Parent{ID: "0123456789abcdef01234567", Def: "contact", Field: "activities"}
+	out, err := s.InsertChildren("activities", []Doc{{"what": "call", "_parent_id": "forged"}}, "api", parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out[0]["_id"].(string)
+	check := func(d Doc) {
+		t.Helper()
+		if d["_parent_id"] != parent.ID || d["_parent_def"] != parent.Def || d["_parent_field"] != parent.Field {
+			t.Errorf("parent fields %v %v %v, want %+v", d["_parent_id"], d["_parent_def"], d["_parent_field"], parent)
+		}
+	}
+	check(out[0])
+	d, err := s.Update("activities", id, AnyVersion, "api", func(d Doc) error {
+		d["what"] = "meeting"
+		d["_parent_id"] = "forged"
+		delete(d, "_parent_def")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(d)
+	stored, err := s.Get("activities", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(stored)
+	if stored["what"] != "meeting" {
+		t.Errorf("what = %v", stored["what"])
+	}
+	plain, err := s.Insert("activities", []Doc{{"what": "x"}}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plain[0]["_parent_id"]; ok {
+		t.Error("a plain insert has a _parent_id")
+	}
+}
