@@ -22,7 +22,10 @@
 // calls, and has its scenario tests in the matching _test.go file:
 //
 //	health.go      bindHealth  /healthz, /readyz, /metrics
-//	rest.go        bindRest    /rest/...            (documents)
+//	rest.go        bindRest    /rest/...            (documents; it also calls the three below)
+//	children.go    bindChildren /rest/<coll>/<id>/<sub>[/<childid>] (child collections)
+//	meta.go        bindMeta    /rest/_meta, /rest/<coll>/_meta
+//	jsapi.go       bindJSAPI   /rest/_jsapi.js      (no credentials; embedded assets/jsapi.js)
 //	authroutes.go  bindAuth    /auth/...            (Options.Auth; external users)
 //
 // Adding a group is one step of the same shape: its domain logic lives in a package of its own
@@ -33,7 +36,8 @@
 // handlers, which only translate HTTP. New calls bindX when the Options field is set. A group
 // that touches documents asks auth.Authorize for the caller's rights, as /rest does.
 //
-// Other files: server.go (New, Options, the JSON writer), credentials.go (who is calling),
+// Other files: server.go (New, Options, the JSON writer), bodies.go (JSON, empty and form
+// bodies), credentials.go (who is calling),
 // errors.go, middleware.go (logs, metrics, panics, CORS), metrics.go.
 //
 // # Credentials and rights

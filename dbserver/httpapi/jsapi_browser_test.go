@@ -36,7 +36,8 @@ func TestJSAPIInChromium(t *testing.T) {
 	})
 	e.src.Set(cfg)
 
-	tab := browsertest.NewTab(t, browsertest.New(t))
+	browser := browsertest.New(t)
+	tab := browsertest.NewTab(t, browser)
 	tab.Open(page.URL)
 	tab.WaitJS(`document.body && document.body.dataset.ready === "yes"`, 20*time.Second)
 
@@ -99,6 +100,17 @@ func TestJSAPIInChromium(t *testing.T) {
 		got := tab.Eval(`db.tasks.find({}).then(() => "allowed", err => "refused " + err.status)`)
 		if got != "refused 403" {
 			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("a page on an origin the key does not list is refused by the browser", func(t *testing.T) {
+		other := httptest.NewServer(page.Config.Handler)
+		t.Cleanup(other.Close)
+		tab2 := browsertest.NewTab(t, browser)
+		tab2.Open(other.URL)
+		tab2.WaitJS(`document.body && document.body.dataset.ready === "yes"`, 20*time.Second)
+		got := tab2.Eval(`db.jsitems.find({}).then(l => "read " + l.length, err => "refused " + (err.status || err.name))`)
+		if got != "refused TypeError" {
+			t.Errorf("got %q, want a CORS failure", got)
 		}
 	})
 	if p := tab.Problems(); len(p) > 0 {
