@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/restkube/restkube/dbserver/settings"
@@ -145,5 +146,25 @@ func expectChildren(url string, want int) func(*testing.T, *env, response) {
 		if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list) != want {
 			t.Errorf("then GET %s: %s, want %d children", url, r.body, want)
 		}
+	}
+}
+
+func TestChildListUsesParentIndex(t *testing.T) {
+	e := newEnv(t)
+	childConfig(e)
+	if err := e.st.SetIndexes(map[string][]string{"notes": {"_parent_id"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", "/rest/items/{items.0}/notes", key(fullKey), "")
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	plan := r.header.Get(PlanHeader)
+	if !strings.Contains(plan, "field=_parent_id") || !strings.Contains(plan, "examined=2") {
+		t.Errorf("plan %q, want the _parent_id index examining the 2 children", plan)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list) != 2 {
+		t.Errorf("children %s, want 2", r.body)
 	}
 }
