@@ -38,6 +38,37 @@ func (s *Store) PutMeta(bucket, key string, value []byte) error {
 	})
 }
 
+// PutMetas stores several keys in a meta bucket in one transaction: all of them or none.
+// keys and values pair up by index.
+func (s *Store) PutMetas(bucket string, keys []string, values [][]byte) error {
+	if !validName(bucket) {
+		return fmt.Errorf("store: invalid meta bucket name %q", bucket)
+	}
+	if len(keys) != len(values) {
+		return fmt.Errorf("store: PutMetas got %d keys and %d values", len(keys), len(values))
+	}
+	vs := make([][]byte, len(values))
+	for i, k := range keys {
+		if k == "" || len(k) > bolt.MaxKeySize {
+			return fmt.Errorf("store: invalid meta key in bucket %q", bucket)
+		}
+		// Own copies: the caller may reuse values once we return, and a retried batch writes them again.
+		vs[i] = append([]byte{}, values[i]...)
+	}
+	return s.writer.write(func(tx *bolt.Tx) error {
+		b, err := tx.Bucket(bucketMeta).CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return fmt.Errorf("store: creating meta bucket %q: %w", bucket, err)
+		}
+		for i, k := range keys {
+			if err := b.Put([]byte(k), vs[i]); err != nil {
+				return fmt.Errorf("store: writing meta %s/%s: %w", bucket, k, err)
+			}
+		}
+		return nil
+	})
+}
+
 // GetMeta returns a copy of the value under key, or nil, nil when it is absent.
 func (s *Store) GetMeta(bucket, key string) ([]byte, error) {
 	var out []byte

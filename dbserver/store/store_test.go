@@ -498,6 +498,30 @@ func TestMeta(t *testing.T) {
 	}
 }
 
+func TestPutMetasIsAllOrNone(t *testing.T) {
+	s := openTest(t, Options{})
+	vals := [][]byte{[]byte("1"), []byte("2")}
+	if err := s.PutMetas("m", []string{"a", "b"}, vals); err != nil {
+		t.Fatal(err)
+	}
+	vals[0][0] = '9' // the store must have kept its own copy
+	for k, want := range map[string]string{"a": "1", "b": "2"} {
+		if v, err := s.GetMeta("m", k); string(v) != want || err != nil {
+			t.Errorf("GetMeta(%s) = %q, %v; want %s", k, v, err, want)
+		}
+	}
+	// One bad key refuses the whole call: the good key before it is not written.
+	if err := s.PutMetas("m", []string{"c", ""}, [][]byte{[]byte("3"), []byte("4")}); err == nil {
+		t.Error("PutMetas with an empty key succeeded")
+	}
+	if v, _ := s.GetMeta("m", "c"); v != nil {
+		t.Errorf("a refused PutMetas wrote c = %q", v)
+	}
+	if err := s.PutMetas("m", []string{"c"}, nil); err == nil {
+		t.Error("PutMetas with more keys than values succeeded")
+	}
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // Updates are prepared outside the writer from a snapshot; one whose document changed in the
