@@ -88,6 +88,9 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 		if l.MaxPageSize != nil {
 			s.Limits.MaxPageSize = int(*l.MaxPageSize)
 		}
+		if l.MaxMediaBytes != nil {
+			s.Limits.MaxMediaBytes = *l.MaxMediaBytes
+		}
 	}
 	return s
 }

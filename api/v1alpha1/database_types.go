@@ -275,6 +275,13 @@ type LimitsSpec struct {
 	// +kubebuilder:validation:Maximum=1000000
 	// +optional
 	MaxPageSize *int32 `json:"maxPageSize,omitempty"`
+
+	// MaxMediaBytes is the largest media upload accepted, per file and per request (the
+	// dbserver's default is 64 MiB; 0 means that default).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1099511627776
+	// +optional
+	MaxMediaBytes *int64 `json:"maxMediaBytes,omitempty"`
 }
 
 // DatabaseStatus is what the operator last saw and did.

@@ -18,7 +18,11 @@ const (
 	DefaultTokenTTL     = time.Hour
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultMaxPageSize  = 10000
-	DefaultRole         = "external"
+	// DefaultMaxMediaBytes is limits.maxMediaBytes when settings.json leaves it out.
+	DefaultMaxMediaBytes = 64 << 20
+	// MaxMediaBytesLimit is the largest limits.maxMediaBytes accepted (1 TiB).
+	MaxMediaBytesLimit = 1 << 40
+	DefaultRole        = "external"
 )
 
 // CollectionName is the pattern every collection name must match.
@@ -140,6 +144,9 @@ func (s *Settings) Validate() error {
 	if s.Limits.MaxPageSize < 0 {
 		bad("limits.maxPageSize", "must not be negative")
 	}
+	if s.Limits.MaxMediaBytes < 0 || s.Limits.MaxMediaBytes > MaxMediaBytesLimit {
+		bad("limits.maxMediaBytes", "must be between 0 (the default, %d) and %d", DefaultMaxMediaBytes, MaxMediaBytesLimit)
+	}
 	return errors.Join(errs...)
 }
 
@@ -172,6 +179,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.Limits.MaxPageSize == 0 {
 		s.Limits.MaxPageSize = DefaultMaxPageSize
+	}
+	if s.Limits.MaxMediaBytes == 0 {
+		s.Limits.MaxMediaBytes = DefaultMaxMediaBytes
 	}
 	return s
 }

@@ -35,6 +35,8 @@ func TestParse(t *testing.T) {
 		"duplicate collection":                 {json: `{"collections": [{"name": "a"}, {"name": "a"}]}`, wantErr: []string{"collections[1].name"}},
 		"bad index path":                       {json: `{"collections": [{"name": "a", "indexes": ["$x"]}]}`, wantErr: []string{"collections[0].indexes[0]"}},
 		"negative limits":                      {json: `{"limits": {"maxBodyBytes": -1, "maxPageSize": -2}}`, wantErr: []string{"limits.maxBodyBytes", "limits.maxPageSize"}},
+		"a negative media limit":               {json: `{"limits": {"maxMediaBytes": -1}}`, wantErr: []string{"limits.maxMediaBytes"}},
+		"a media limit over 1 TiB":             {json: `{"limits": {"maxMediaBytes": 1099511627777}}`, wantErr: []string{"limits.maxMediaBytes"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -64,6 +66,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if len(s.Auth.DefaultRoles) != 1 || s.Auth.DefaultRoles[0] != "external" {
 		t.Errorf("defaultRoles = %v", s.Auth.DefaultRoles)
+	}
+	if s.Limits.MaxMediaBytes != 64<<20 {
+		t.Errorf("default maxMediaBytes = %d, want 64 MiB", s.Limits.MaxMediaBytes)
 	}
 	if s.Limits.MaxBodyBytes != 1<<20 || s.Limits.MaxPageSize != 10000 {
 		t.Errorf("limits = %+v", s.Limits)

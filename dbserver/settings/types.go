@@ -80,4 +80,7 @@ type Limits struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
 	// MaxPageSize is the largest max a query may ask for (default 10000).
 	MaxPageSize int `json:"maxPageSize,omitempty"`
+	// MaxMediaBytes is the largest media upload accepted: each file and the sum of the files
+	// of one request (default 64 MiB, at most MaxMediaBytesLimit).
+	MaxMediaBytes int64 `json:"maxMediaBytes,omitempty"`
 }
