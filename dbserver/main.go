@@ -32,6 +32,7 @@ import (
 
 	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/httpapi"
+	"github.com/restkube/restkube/dbserver/media"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 	"github.com/restkube/restkube/internal/version"
@@ -39,6 +40,9 @@ import (
 
 // DataFile is the bbolt file under --data-dir.
 const DataFile = "restkube.db"
+
+// MediaDir is the media archive's directory under --data-dir (see package media).
+const MediaDir = "media"
 
 // Timings of the process. On SIGTERM the server drains requests for up to 10 s (--shutdown-timeout).
 const (
@@ -163,6 +167,11 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(storeCollectors(st)...)
+	// Files under <data-dir>/media, metadata in the store; Open sweeps what a crash left.
+	archive, err := media.Open(media.Options{Dir: filepath.Join(f.dataDir, MediaDir), Store: st, Registry: reg, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("opening the media archive: %w", err)
+	}
 	var draining atomic.Bool
 	// Built whatever the settings say: it reads them on every call, so enabling auth later
 	// (a settings reload) applies without a restart.
@@ -178,6 +187,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		Logger:   logger,
 		Registry: reg,
 		Auth:     users,
+		Media:    archive,
 		Ready: func() error {
 			if draining.Load() {
 				return errors.New("shutting down")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/jsondoc"
+	"github.com/restkube/restkube/dbserver/media"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 )
@@ -48,6 +49,8 @@ type Options struct {
 	// nil refuses every token with 401 and leaves /auth unmounted (a JSON 404). Each optional
 	// route group has a field like this one: nil leaves the group unmounted.
 	Auth AuthService
+	// Media is the media archive served at /media (media.go); nil leaves /media unmounted.
+	Media *media.Archive
 	// Ready reports whether the server can serve (store open, not shutting down); nil means ready.
 	Ready func() error
 }
@@ -101,6 +104,9 @@ func New(opts Options) (*Server, error) {
 	s.bindRest()
 	if opts.Auth != nil {
 		s.bindAuth(opts.Auth)
+	}
+	if opts.Media != nil {
+		s.bindMedia(opts.Media)
 	}
 	s.Handle("/", notFound)
 	s.handler = s.observe(s.cors(s.mux))
