@@ -73,6 +73,12 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("indexed query at %d documents measured nothing", p.Docs)
 		}
 	}
+	if row, ok := rep.row("dbserver", "media thumbnail", 16); !ok || row.Res.OpsPerSec() <= 0 {
+		t.Errorf("no media thumbnail row, or it measured nothing: %+v", row)
+	}
+	if m := rep.Media; m == nil || m.UploadRate <= 0 || m.DiskRate <= 0 {
+		t.Errorf("the media upload measured nothing: %+v", m)
+	}
 	if rep.RSS <= 0 {
 		t.Error("the dbserver's peak RSS was not read")
 	}

@@ -52,6 +52,8 @@ type Config struct {
 	ServerLogLevel string
 	// Only, when set, limits the run to the dbserver operations whose names match it.
 	Only *regexp.Regexp
+	// MediaBytes is the size of the media section's streamed upload.
+	MediaBytes int64
 	// Rounds splits each dbserver row into interleaved rounds of (floor, operation); the row
 	// reports the round with the median ratio.
 	Rounds int
@@ -62,6 +64,7 @@ func FullConfig(maxDocs int) Config {
 	c := Config{
 		OpDuration: 3 * time.Second, OpMax: 30_000, Preload: 10_000, EngineDocs: 10_000,
 		RSSAt: 100_000, LoadTimeout: 8 * time.Minute, ServerLogLevel: "info", Rounds: 3,
+		MediaBytes: 1 << 30,
 	}
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		if n <= maxDocs {
@@ -76,6 +79,7 @@ func SmokeConfig() Config {
 	return Config{
 		OpDuration: 150 * time.Millisecond, OpMax: 100, Preload: 300, EngineDocs: 300,
 		Checkpoints: []int{300, 1000, 2000}, RSSAt: 1000, LoadTimeout: time.Minute, ServerLogLevel: "info",
+		MediaBytes: 8 << 20,
 	}
 }
 
@@ -102,7 +106,9 @@ type Report struct {
 	Scale   []ScalePoint
 	RSS     int64 // the dbserver's VmHWM after loading RSSDocs documents
 	RSSDocs int
-	Notes   []string
+	// Media is the media section's upload, when it ran.
+	Media *MediaResult
+	Notes []string
 }
 
 // Run measures everything and returns the report. Progress goes to log.
@@ -174,6 +180,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 
 	logf("dbserver operations ...")
 	err = dbserverOps(ctx, cfg, bin, client, adjacentFloor, rep, logf)
+	if err == nil && (cfg.Only == nil || cfg.Only.MatchString("media")) {
+		logf("dbserver media archive ...")
+		err = dbserverMedia(ctx, cfg, bin, client, adjacentFloor, rep, logf)
+	}
 	floor.stop()
 	if err != nil {
 		return rep, err

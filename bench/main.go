@@ -9,7 +9,10 @@
 //  4. the real dbserver binary (built from ./dbserver, run standalone over loopback with a temp
 //     data dir and a config dir that declares an index on n): create, get by id, indexed range
 //     query, unindexed query, update and delete at concurrency 1 and 16, with ratios to the floor;
-//  5. the indexed query's latency as a collection grows by bulk POST to 10k, 100k and 1M
+//  5. the media archive: one streamed upload (1 GiB) against writing and fsyncing the same
+//     bytes to a file on the same disk, with the server's peak RSS before and after, and GETs
+//     of a kept thumbnail at concurrency 16 against the floor (-ops media runs it alone);
+//  6. the indexed query's latency as a collection grows by bulk POST to 10k, 100k and 1M
 //     documents, and the server's peak RSS after 100k.
 //
 // It prints a table and the targets (met or missed). Every load is bounded in count and

@@ -31,6 +31,10 @@ func (r *Report) Print(w io.Writer) {
 	if r.RSSDocs > 0 {
 		fmt.Fprintf(w, "\ndbserver peak RSS (VmHWM) after loading %d docs: %.1f MiB\n", r.RSSDocs, float64(r.RSS)/(1<<20))
 	}
+	if m := r.Media; m != nil {
+		fmt.Fprintf(w, "\nmedia upload of %d MiB, one streamed multipart POST: %.0f MiB/s; write+fsync of the same bytes on the same disk: %.0f MiB/s (ratio %.2f); dbserver peak RSS grew by %.1f MiB\n",
+			m.Bytes>>20, m.UploadRate/(1<<20), m.DiskRate/(1<<20), m.UploadRate/m.DiskRate, float64(m.RSSGrowth)/(1<<20))
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -73,6 +77,16 @@ func (r *Report) Targets() []Target {
 				Met:   row.Ratio >= t.want,
 			})
 		}
+	}
+	if row, ok := r.row("dbserver", "media thumbnail", 16); ok {
+		out = append(out, Target{Name: "media thumbnail GET at concurrency 16 >= 50% of the floor", Value: fmt.Sprintf("%.0f%%", row.Ratio*100), Met: row.Ratio >= 0.5})
+	}
+	if m := r.Media; m != nil {
+		ratio := m.UploadRate / m.DiskRate
+		out = append(out,
+			Target{Name: fmt.Sprintf("media upload of %d MiB >= 50%% of write+fsync", m.Bytes>>20), Value: fmt.Sprintf("%.0f%%", ratio*100), Met: ratio >= 0.5},
+			Target{Name: fmt.Sprintf("media upload of %d MiB: peak RSS grows <= 16 MiB", m.Bytes>>20), Value: fmt.Sprintf("%.1f MiB", float64(m.RSSGrowth)/(1<<20)), Met: m.RSSGrowth <= 16<<20},
+		)
 	}
 	if len(r.Scale) >= 2 {
 		first, last := r.Scale[0], r.Scale[len(r.Scale)-1]

@@ -86,7 +86,7 @@ func newMediaEnv(t *testing.T) *mediaEnv {
 	return me
 }
 
-func testPNG(t *testing.T, w, h int) []byte {
+func testPNG(t testing.TB, w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
