@@ -195,16 +195,12 @@ func (m *mediaRoutes) file(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return mediaError(err)
 	}
-	f, typ, err := m.a.Open(mt, size)
+	c, err := m.a.Open(mt, size)
 	if err != nil {
 		return mediaError(err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	contentType, inline := media.ServedType(typ)
+	defer c.Close()
+	contentType, inline := media.ServedType(c.Type)
 	disposition := "attachment"
 	if inline {
 		disposition = "inline"
@@ -220,8 +216,8 @@ func (m *mediaRoutes) file(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "private, max-age=3600")
 	// A download may outlast the server's write timeout: allow the time a slow reader
 	// (256 KiB/s) needs, plus the idle allowance.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(mediaIdle + time.Duration(fi.Size()/(256<<10))*time.Second))
-	http.ServeContent(w, r, mt.File, mt.CreatedTime(), f)
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(mediaIdle + time.Duration(c.Size/(256<<10))*time.Second))
+	http.ServeContent(w, r, mt.File, mt.CreatedTime(), c)
 	return nil
 }
 

@@ -104,6 +104,7 @@ type Archive struct {
 	metrics   *metrics
 
 	files, bytes atomic.Int64
+	cache        sizeCache
 
 	// sizeMu makes one image size at a time and orders size making against Delete, so a size
 	// is never renamed into place after its original's files were unlinked.
@@ -297,6 +298,7 @@ func (a *Archive) Delete(id string) error {
 	}
 	a.files.Add(-1)
 	a.bytes.Add(-m.Size)
+	a.cache.drop(id)
 	a.crashAt("delete-committed", id)
 	a.pinMu.Lock()
 	if a.pins > 0 {

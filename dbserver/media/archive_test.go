@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -80,16 +81,19 @@ func upload(t *testing.T, a *Archive, files ...[2]string) []Meta {
 
 func readAll(t *testing.T, a *Archive, m *Meta, s Size) ([]byte, string) {
 	t.Helper()
-	f, typ, err := a.Open(m, s)
+	c, err := a.Open(m, s)
 	if err != nil {
 		t.Fatalf("Open(%s, %q): %v", m.ID, s, err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
+	defer c.Close()
+	b, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b, typ
+	if int64(len(b)) != c.Size {
+		t.Errorf("Open(%s, %q) said %d bytes and gave %d", m.ID, s, c.Size, len(b))
+	}
+	return b, c.Type
 }
 
 func tmpEntries(t *testing.T, a *Archive) []string {
@@ -341,12 +345,12 @@ func TestImageSizes(t *testing.T) {
 	if after, _ := os.Stat(path); !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
 		t.Error("the thumbnail was made again")
 	}
-	if _, _, err := a.Open(&ms[3], Thumb); !errors.Is(err, ErrNotImage) {
+	if _, err := a.Open(&ms[3], Thumb); !errors.Is(err, ErrNotImage) {
 		t.Errorf("thumbnail of a text file: %v, want ErrNotImage", err)
 	}
 	// A file that sniffs as an image but is not one gets no size, and no error leaks a path.
 	broken := upload(t, a, [2]string{"broken.png", "\x89PNG\r\n\x1a\nthis is not a png at all"})[0]
-	if _, _, err := a.Open(&broken, Thumb); !errors.Is(err, ErrNotImage) {
+	if _, err := a.Open(&broken, Thumb); !errors.Is(err, ErrNotImage) {
 		t.Errorf("thumbnail of a broken PNG: %v, want ErrNotImage", err)
 	}
 }
@@ -360,7 +364,7 @@ func TestDecompressionBombIsRefusedFromTheHeader(t *testing.T) {
 	if m.Width != 50000 || m.Height != 50000 {
 		t.Fatalf("dimensions %dx%d, want the declared 50000x50000", m.Width, m.Height)
 	}
-	if _, _, err := a.Open(&m, Thumb); !errors.Is(err, ErrImageTooLarge) {
+	if _, err := a.Open(&m, Thumb); !errors.Is(err, ErrImageTooLarge) {
 		t.Errorf("thumbnail of a bomb: %v, want ErrImageTooLarge", err)
 	}
 	// decodeBounded refuses it too, whatever the metadata says.
@@ -370,7 +374,7 @@ func TestDecompressionBombIsRefusedFromTheHeader(t *testing.T) {
 	// MaxPixels is honoured.
 	small, _ := testArchive(t, Options{MaxPixels: 1000})
 	mm := upload(t, small, [2]string{"p.png", string(pngBytes(t, 200, 200))})[0]
-	if _, _, err := small.Open(&mm, Thumb); !errors.Is(err, ErrImageTooLarge) {
+	if _, err := small.Open(&mm, Thumb); !errors.Is(err, ErrImageTooLarge) {
 		t.Errorf("200x200 under MaxPixels 1000: %v", err)
 	}
 }
@@ -381,7 +385,7 @@ func TestSizeOfADeletedFileIsNotMade(t *testing.T) {
 	if err := a.Delete(m.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.Open(&m, Thumb); !errors.Is(err, ErrNotFound) {
+	if _, err := a.Open(&m, Thumb); !errors.Is(err, ErrNotFound) {
 		t.Errorf("size of a deleted file: %v, want ErrNotFound", err)
 	}
 	if exists(filepath.Join(a.dir, m.ID+".t")) {
@@ -494,4 +498,37 @@ func pngHeader(w, h uint32) []byte {
 	b.Write(chunk)
 	_ = binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
 	return b.Bytes()
+}
+
+// Sizes read once are served from memory; a delete drops them there too.
+func TestSizesAreCachedUntilDeleted(t *testing.T) {
+	a, _ := testArchive(t, Options{})
+	m := upload(t, a, [2]string{"p.png", string(pngBytes(t, 300, 200))})[0]
+	first, _ := readAll(t, a, &m, Thumb)
+	if err := os.Remove(filepath.Join(a.dir, m.ID+".t")); err != nil {
+		t.Fatal(err)
+	}
+	// The kept file is gone from disk, yet the size is served: from memory.
+	if again, _ := readAll(t, a, &m, Thumb); !bytes.Equal(again, first) {
+		t.Error("the cached thumbnail differs from the first one")
+	}
+	if err := a.Delete(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a.cache.get(m.ID+".t") != nil || a.cache.bytes != 0 {
+		t.Errorf("the cache still holds the deleted file's size (%d bytes)", a.cache.bytes)
+	}
+	// The cache stays within its bound, first in first out.
+	var c sizeCache
+	big := make([]byte, maxCachedSize)
+	for i := range sizeCacheBytes/maxCachedSize + 3 {
+		c.put(fmt.Sprint(i), big)
+	}
+	if c.bytes > sizeCacheBytes || c.get("0") != nil || c.get(fmt.Sprint(sizeCacheBytes/maxCachedSize+2)) == nil {
+		t.Errorf("cache holds %d bytes (bound %d); oldest kept = %v", c.bytes, sizeCacheBytes, c.get("0") != nil)
+	}
+	c.put("huge", make([]byte, maxCachedSize+1))
+	if c.get("huge") != nil {
+		t.Error("an entry over maxCachedSize was cached")
+	}
 }

@@ -40,14 +40,17 @@ no such care: a file is in place before its metadata commits. tmp/ holds nothing
 
 # Image sizes
 
-JPEG, PNG and GIF images get two sizes, 128 px (?s=t) and 640 px (?s=w) wide, scaled with
-golang.org/x/image/draw's bilinear kernel (widened to average every source pixel when
-shrinking; Catmull-Rom was twice as slow for no visible gain at these widths), aspect ratio kept, never enlarged: an image no
-wider than the size is served as it is. A size is made once, on its first request, and kept
-beside the original (JPEG sources give JPEG sizes, PNG and GIF give PNG; a GIF's first frame).
-Decompression bombs are refused before decoding: image.DecodeConfig reads the dimensions, and
-an image of more than Options.MaxPixels pixels (25 million by default) gets no sizes. One size
-is made at a time, which bounds the memory a burst of first requests can take.
+JPEG, PNG and GIF images get two sizes, 128 px (?s=t) and 640 px (?s=w) wide, aspect ratio
+kept, never enlarged: an image no wider than the size is served as it is. They are scaled with
+golang.org/x/image/draw's bilinear kernel, which widens to average every source pixel when
+shrinking (Catmull-Rom took twice as long for no visible gain at these widths). A size is made
+once, on its first request, and kept beside the original (JPEG sources give JPEG sizes, PNG
+and GIF give PNG; a GIF's first frame). Decompression bombs are refused before decoding:
+image.DecodeConfig reads the dimensions, and an image of more than Options.MaxPixels pixels
+(25 million by default) gets no sizes. One size is made at a time, which bounds the memory a
+burst of first requests can take. Sizes once read are kept in memory too (at most 16 MiB in
+all, each at most 256 KiB, first in first out), so that a page of thumbnails is served
+without touching the disk.
 
 # Caveats
 

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -48,49 +49,85 @@ func (s Size) Width() int {
 // jpegQuality is the quality of JPEG sizes: small files, no visible blocks at these widths.
 const jpegQuality = 85
 
-// Open opens the content to serve for m at size s, with its content type (before any
-// allow-list: see ServedType). The original is served for an image no wider than the size;
-// a size not made yet is made now and kept. The caller closes the file.
-func (a *Archive) Open(m *Meta, s Size) (*os.File, string, error) {
+// Content is the content Open found: the bytes to serve (seekable, for ranges), their size
+// and their content type (before any allow-list: see ServedType). Close it when done.
+type Content struct {
+	io.ReadSeeker
+	Size int64
+	Type string
+	f    *os.File // nil when served from memory
+}
+
+// Close releases the file behind c, if any.
+func (c *Content) Close() error {
+	if c.f == nil {
+		return nil
+	}
+	return c.f.Close()
+}
+
+// Open opens the content to serve for m at size s. The original is served for an image no
+// wider than the size; a size not made yet is made now and kept.
+func (a *Archive) Open(m *Meta, s Size) (*Content, error) {
 	if s == Original || (isImage(m.MimeType) && m.Width > 0 && m.Width <= s.Width()) {
-		f, err := os.Open(filepath.Join(a.dir, m.ID))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", ErrNotFound // deleted since its metadata was read
-		}
+		c, err := openFile(filepath.Join(a.dir, m.ID), m.MimeType)
 		if err != nil {
-			return nil, "", fmt.Errorf("media: opening %s: %w", m.ID, err)
+			return nil, err
 		}
 		a.countDownload(s)
-		return f, m.MimeType, nil
+		return c, nil
 	}
 	if !isImage(m.MimeType) || m.Width <= 0 || m.Height <= 0 {
-		return nil, "", ErrNotImage
+		return nil, ErrNotImage
 	}
 	if int64(m.Width)*int64(m.Height) > int64(a.maxPixels) {
-		return nil, "", ErrImageTooLarge
+		return nil, ErrImageTooLarge
 	}
 	typ := sizeType(m.MimeType)
-	path := filepath.Join(a.dir, m.ID+"."+string(s))
-	f, err := os.Open(path)
-	if err == nil {
+	name := m.ID + "." + string(s)
+	if b := a.cache.get(name); b != nil {
 		a.countDownload(s)
-		return f, typ, nil
+		return &Content{ReadSeeker: bytes.NewReader(b), Size: int64(len(b)), Type: typ}, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", fmt.Errorf("media: opening a size of %s: %w", m.ID, err)
+	path := filepath.Join(a.dir, name)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := a.makeSize(m, s, path); err != nil {
+			return nil, err
+		}
 	}
-	if err := a.makeSize(m, s, path); err != nil {
-		return nil, "", err
-	}
-	f, err = os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", ErrNotFound // deleted right after the size was made
-	}
+	c, err := openFile(path, typ)
 	if err != nil {
-		return nil, "", fmt.Errorf("media: opening a size of %s: %w", m.ID, err)
+		return nil, err
+	}
+	if c.Size <= maxCachedSize {
+		b, err := io.ReadAll(c.f)
+		_ = c.f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("media: reading a size of %s: %w", m.ID, err)
+		}
+		a.cache.put(name, b)
+		c = &Content{ReadSeeker: bytes.NewReader(b), Size: int64(len(b)), Type: typ}
 	}
 	a.countDownload(s)
-	return f, typ, nil
+	return c, nil
+}
+
+// openFile opens path as the Content of type typ; a missing file is ErrNotFound (it was
+// deleted since its metadata was read).
+func openFile(path, typ string) (*Content, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("media: opening %s: %w", filepath.Base(path), err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("media: opening %s: %w", filepath.Base(path), err)
+	}
+	return &Content{ReadSeeker: f, Size: fi.Size(), Type: typ, f: f}, nil
 }
 
 // sizeType is the content type of the sizes of an image of type mimeType.
