@@ -1,7 +1,7 @@
 // Package httpapi is the dbserver's HTTP layer: it translates HTTP to the packages that do the
 // work and back. It serves the restdb.io-compatible REST API under /rest, the external users'
-// /auth endpoints, /healthz, /readyz and /metrics, with one credentials check, one error
-// mapping, CORS, logs and metrics for all of them.
+// /auth endpoints, the media archive under /media, /healthz, /readyz and /metrics, with one
+// credentials check, one error mapping, CORS, logs and metrics for all of them.
 //
 // # Shape
 //
@@ -27,6 +27,7 @@
 //	meta.go        bindMeta    /rest/_meta, /rest/<coll>/_meta
 //	jsapi.go       bindJSAPI   /rest/_jsapi.js      (no credentials; embedded assets/jsapi.js)
 //	authroutes.go  bindAuth    /auth/...            (Options.Auth; external users)
+//	media.go       bindMedia   /media/...           (Options.Media; the media archive)
 //
 // Adding a group is one step of the same shape: its domain logic lives in a package of its own
 // (dbserver/realtime, dbserver/media, dbserver/backup), its dependency comes in through a field
@@ -49,6 +50,15 @@
 // rights of their roles on the collection; in a private collection, another user's document is
 // treated exactly as a missing one (404, absent from queries, skipped by bulk deletes), also
 // for If-Match.
+//
+// # Media
+//
+// Reading a file (GET /media/<id>) needs no credentials: the archive's ids are 96 random bits,
+// and the id is the capability, so that a page's <img src> works. Uploads, metadata and
+// deletes are judged like /rest requests on the collection "media", with web key globs matched
+// against /media, /media/<id> and /media/<id>/meta. Uploads are streamed part by part into the
+// archive; files are served with nosniff, a sandboxing CSP, and as attachments unless their
+// sniffed type is on the archive's inline allow-list.
 //
 // # Settings
 //

@@ -26,6 +26,12 @@ import (
 	"github.com/restkube/restkube/dbserver/store"
 )
 
+// The backup package calls the archive through this interface of its own.
+var _ interface {
+	Dir() string
+	Pin() (release func())
+} = (*Archive)(nil)
+
 // testArchive opens a store and an archive in a fresh directory.
 func testArchive(t *testing.T, opts Options) (*Archive, string) {
 	t.Helper()
