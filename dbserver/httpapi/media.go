@@ -209,7 +209,11 @@ func (m *mediaRoutes) file(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Type", contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", mediaCSP)
-	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": mt.OrigName}))
+	cd := mime.FormatMediaType(disposition, map[string]string{"filename": mt.OrigName})
+	if cd == "" {
+		cd = disposition // a name FormatMediaType cannot encode: no name, never no disposition
+	}
+	h.Set("Content-Disposition", cd)
 	h.Set("ETag", `"`+mt.ID+string(size)+`"`)
 	// Files never change (there is no update), but they can be deleted: cached for an hour,
 	// by the browser only.
