@@ -105,6 +105,10 @@ type Archive struct {
 
 	files, bytes atomic.Int64
 	cache        sizeCache
+	metas        metaCache
+	// metaMu orders Delete (write) against the store reads that fill metas (read), so that
+	// no Get can put back the metadata of a file whose delete has committed.
+	metaMu sync.RWMutex
 
 	// sizeMu makes one image size at a time and orders size making against Delete, so a size
 	// is never renamed into place after its original's files were unlinked.
@@ -245,11 +249,17 @@ func newID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// Get returns the metadata of the file with id.
+// Get returns the metadata of the file with id. The Meta is shared: do not change it.
+// Metadata never changes, so it is served from memory once read (see metaCache).
 func (a *Archive) Get(id string) (*Meta, error) {
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
+	if m := a.metas.get(id); m != nil {
+		return m, nil
+	}
+	a.metaMu.RLock()
+	defer a.metaMu.RUnlock()
 	v, err := a.st.GetMeta(Bucket, id)
 	if err != nil {
 		return nil, fmt.Errorf("media: reading the metadata of %s: %w", id, err)
@@ -261,6 +271,7 @@ func (a *Archive) Get(id string) (*Meta, error) {
 	if err := json.Unmarshal(v, &m); err != nil {
 		return nil, fmt.Errorf("media: decoding the metadata of %s: %w", id, err)
 	}
+	a.metas.put(id, &m)
 	return &m, nil
 }
 
@@ -293,7 +304,13 @@ func (a *Archive) Delete(id string) error {
 	}
 	a.sizeMu.Lock()
 	defer a.sizeMu.Unlock()
-	if err := a.st.DeleteMeta(Bucket, id); err != nil {
+	a.metaMu.Lock()
+	err = a.st.DeleteMeta(Bucket, id)
+	if err == nil {
+		a.metas.drop(id)
+	}
+	a.metaMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("media: deleting the metadata of %s: %w", id, err)
 	}
 	a.files.Add(-1)

@@ -229,6 +229,9 @@ func TestDeleteRemovesMetadataAndFiles(t *testing.T) {
 	if _, _ = readAll(t, a, &m, Thumb); !exists(filepath.Join(a.dir, m.ID+".t")) {
 		t.Fatal("the thumbnail was not kept")
 	}
+	if _, err := a.Get(m.ID); err != nil { // now also in memory
+		t.Fatal(err)
+	}
 	if err := a.Delete(m.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -536,5 +539,37 @@ func TestSizesAreCachedUntilDeleted(t *testing.T) {
 	c.put("huge", make([]byte, maxCachedSize+1))
 	if c.get("huge") != nil {
 		t.Error("an entry over maxCachedSize was cached")
+	}
+}
+
+// Readers racing a delete never bring the deleted file's metadata back into memory.
+func TestGetRacingDeleteNeverResurrects(t *testing.T) {
+	a, _ := testArchive(t, Options{})
+	for round := range 20 {
+		m := upload(t, a, [2]string{"f", "x"})[0]
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_, _ = a.Get(m.ID)
+				}
+			}
+		}()
+		if err := a.Delete(m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Get(m.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("round %d: Get right after Delete: %v", round, err)
+		}
+		close(stop)
+		<-done
+		if _, err := a.Get(m.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("round %d: a racing Get brought the metadata back: %v", round, err)
+		}
 	}
 }

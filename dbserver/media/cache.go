@@ -53,3 +53,43 @@ func (c *sizeCache) drop(id string) {
 		delete(c.m, name)
 	}
 }
+
+// maxCachedMetas bounds the metadata kept in memory (a few hundred bytes each).
+const maxCachedMetas = 4096
+
+// metaCache keeps the metadata of recently read files, first in first out. Metadata never
+// changes; Delete drops it (under the archive's metaMu, see Get).
+type metaCache struct {
+	mu    sync.Mutex
+	m     map[string]*Meta
+	order []string
+}
+
+func (c *metaCache) get(id string) *Meta {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
+func (c *metaCache) put(id string, m *Meta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*Meta{}
+	}
+	if _, ok := c.m[id]; ok {
+		return
+	}
+	for len(c.m) >= maxCachedMetas && len(c.order) > 0 {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[id] = m
+	c.order = append(c.order, id)
+}
+
+func (c *metaCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
