@@ -47,14 +47,20 @@ const mediaIdle = 60 * time.Second
 // mediaCSP keeps any file that a browser renders from running script or loading anything.
 const mediaCSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
+// maxConcurrentUploads bounds the uploads that stream at once; each holds about 2 MiB of
+// buffers, so together they hold at most 16 MiB. Others wait for a turn (or their client
+// to give up).
+const maxConcurrentUploads = 8
+
 type mediaRoutes struct {
-	s *Server
-	a *media.Archive
+	s       *Server
+	a       *media.Archive
+	uploads chan struct{}
 }
 
 // bindMedia registers the /media routes, served by a.
 func (s *Server) bindMedia(a *media.Archive) {
-	m := &mediaRoutes{s: s, a: a}
+	m := &mediaRoutes{s: s, a: a, uploads: make(chan struct{}, maxConcurrentUploads)}
 	s.Handle("/media", m.upload)
 	s.Handle("/media/{$}", m.upload)
 	s.Handle("/media/{name}", m.file)
@@ -103,6 +109,12 @@ func (m *mediaRoutes) upload(w http.ResponseWriter, r *http.Request) error {
 	}
 	if r.ContentLength > limit+multipartSlack {
 		return tooLarge(limit)
+	}
+	select {
+	case m.uploads <- struct{}{}:
+		defer func() { <-m.uploads }()
+	case <-r.Context().Done():
+		return NewError(http.StatusServiceUnavailable, "gave up waiting for a turn to upload")
 	}
 	body := http.MaxBytesReader(w, r.Body, limit+multipartSlack)
 	rc := http.NewResponseController(w)
