@@ -30,7 +30,7 @@ func BenchmarkMediaThumbnail(b *testing.B) {
 		b.Fatal(err)
 	}
 	u, _ := a.NewUpload("api", 1<<30)
-	m, err := u.Add("p.png", "", bytes.NewReader(testPNG(nil, 1024, 768)))
+	m, err := u.Add("p.png", "", bytes.NewReader(testPNG(b, 1024, 768)))
 	if err != nil {
 		b.Fatal(err)
 	}
