@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -135,7 +136,7 @@ func (m *mediaRoutes) upload(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		if err != nil {
-			return uploadError(err, limit)
+			return uploadError(fmt.Errorf("%w: %w", media.ErrUploadRead, err), limit)
 		}
 		if parts >= maxMediaParts {
 			return NewError(http.StatusBadRequest, "an upload may have at most %d parts", maxMediaParts)
@@ -169,7 +170,9 @@ func tooLarge(limit int64) *Error {
 	return NewError(http.StatusRequestEntityTooLarge, "the upload is larger than the %d bytes allowed (limits.maxMediaBytes)", limit)
 }
 
-// uploadError maps what reading an upload can fail with.
+// uploadError maps what an upload can fail with. Failures to read the body are the client's
+// (400, without detail: a network error's text names addresses); failures to store it are
+// ours (a 500 whose detail, which may name files, goes to the log only).
 func uploadError(err error, limit int64) error {
 	var tl *media.TooLargeError
 	var mb *http.MaxBytesError
@@ -178,13 +181,10 @@ func uploadError(err error, limit int64) error {
 		return tooLarge(limit)
 	case errors.Is(err, multipart.ErrMessageTooLarge):
 		return NewError(http.StatusBadRequest, "a part's headers are too large")
+	case errors.Is(err, media.ErrUploadRead):
+		return NewError(http.StatusBadRequest, "malformed or interrupted multipart body")
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	// Anything else while reading is the body's fault: truncated or malformed multipart.
-	return NewError(http.StatusBadRequest, "malformed multipart body: %s", truncate(err.Error()))
+	return err
 }
 
 func (m *mediaRoutes) file(w http.ResponseWriter, r *http.Request) error {

@@ -6,15 +6,19 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/restkube/restkube/dbserver/media"
 	"github.com/restkube/restkube/dbserver/settings"
+	"github.com/restkube/restkube/dbserver/store"
 )
 
 const (
@@ -228,7 +232,7 @@ func TestMediaUpload(t *testing.T) {
 		{name: "a role without a media rule is 403", method: "POST", url: "/media", headers: upload(bearer("stranger")), body: one, status: 403},
 		{name: "a body that is not multipart is 400", method: "POST", url: "/media", headers: with(key(fullKey), "Content-Type", "application/json"), body: `{"file":"x"}`, status: 400, contains: []string{"multipart/form-data"}},
 		{name: "a multipart body without a file is 400", method: "POST", url: "/media", headers: upload(key(fullKey)), body: multipartBody(t, formFile{"title", "", "x"}), status: 400, contains: []string{"no file"}, after: filesAfter(5)},
-		{name: "a truncated body is 400 and keeps nothing", method: "POST", url: "/media", headers: upload(key(fullKey)), body: two[:len(two)-40], status: 400, contains: []string{"malformed"}, after: filesAfter(5)},
+		{name: "a truncated body is 400 and keeps nothing", method: "POST", url: "/media", headers: upload(key(fullKey)), body: two[:len(two)-40], status: 400, contains: []string{"malformed"}, absent: []string{"tmp", "/"}, after: filesAfter(5)},
 		{name: "a file over limits.maxMediaBytes is 413 and keeps nothing", method: "POST", url: "/media", headers: upload(key(fullKey)),
 			body: multipartBody(t, formFile{"file", "big.bin", strings.Repeat("x", mediaLimit+1)}), status: 413, contains: []string{`"PayloadTooLarge"`, "limits.maxMediaBytes"}, after: filesAfter(5)},
 		{name: "files each under the limit but over it together are 413 and keep nothing", method: "POST", url: "/media", headers: upload(key(fullKey)),
@@ -370,5 +374,92 @@ func TestMediaMetricsAndUnmounted(t *testing.T) {
 	plain := newEnv(t)
 	if r := plain.do("GET", "/media/0123456789abcdef01234567", nil, ""); r.status != http.StatusNotFound || !strings.Contains(r.body, `"NotFound"`) {
 		t.Errorf("without an archive /media answers %d %s", r.status, r.body)
+	}
+}
+
+// slowBody yields its parts one at a time, pausing before each: a slow uploader.
+type slowBody struct {
+	parts [][]byte
+	pause time.Duration
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if len(b.parts) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(b.pause) // the slow client being simulated, not a wait for a result
+	n := copy(p, b.parts[0])
+	if n == len(b.parts[0]) {
+		b.parts = b.parts[1:]
+	} else {
+		b.parts[0] = b.parts[0][n:]
+	}
+	return n, nil
+}
+
+// An upload that takes longer than the server's ReadTimeout, but never stalls, completes:
+// the media routes bound stalls, not whole uploads.
+func TestMediaSlowUploadOutlivesTheReadTimeout(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "restkube.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := media.Open(media.Options{Dir: filepath.Join(t.TempDir(), "media"), Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Store: st, Settings: settings.StaticSource(mediaConfig()), Media: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Config.ReadTimeout = 400 * time.Millisecond
+	hs.Start()
+	defer hs.Close()
+
+	full := []byte(multipartBody(t, formFile{"file", "slow.bin", strings.Repeat("s", 8000)}))
+	body := &slowBody{pause: 150 * time.Millisecond}
+	for i := 0; i < len(full); i += 1000 {
+		body.parts = append(body.parts, full[i:min(i+1000, len(full))])
+	}
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/media", body)
+	req.ContentLength = int64(len(full))
+	req.Header.Set("Content-Type", multipartType)
+	req.Header.Set("x-apikey", fullKey)
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("a slow upload was cut after %s: %v", time.Since(start), err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("slow upload: %d %s", res.StatusCode, b)
+	}
+	if took := time.Since(start); took < hs.Config.ReadTimeout {
+		t.Fatalf("the upload took %s, less than the read timeout: the test proves nothing", took)
+	}
+	if a.Files() != 1 {
+		t.Errorf("archive holds %d files", a.Files())
+	}
+}
+
+// A failure to store an upload is ours: a 500 that names no file, with nothing kept.
+func TestMediaStorageFailureIs500WithoutPaths(t *testing.T) {
+	e := newMediaEnv(t)
+	tmp := filepath.Join(e.a.Dir(), media.TmpDir)
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/media", upload(key(fullKey)), multipartBody(t, formFile{"file", "a.txt", "x"}))
+	if r.status != http.StatusInternalServerError || strings.Contains(r.body, e.a.Dir()) || strings.Contains(r.body, "tmp") {
+		t.Errorf("answer %d %s: want a 500 naming no path", r.status, r.body)
+	}
+	if !strings.Contains(e.logs.String(), "tmp") {
+		t.Error("the cause was not logged")
+	}
+	if e.a.Files() != 5 {
+		t.Errorf("archive holds %d files, want the 5 seeded", e.a.Files())
 	}
 }

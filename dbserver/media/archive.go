@@ -40,6 +40,9 @@ var (
 	ErrNotImage = errors.New("media: not a JPEG, PNG or GIF image")
 	// ErrImageTooLarge is returned when a size is asked of an image with too many pixels.
 	ErrImageTooLarge = errors.New("media: image has too many pixels to be resized")
+	// ErrUploadRead wraps a failure to read an upload's content (a truncated or malformed
+	// body, a client gone): the client's fault, unlike a failure to write it.
+	ErrUploadRead = errors.New("media: reading the upload failed")
 )
 
 // TooLargeError reports content beyond the allowed number of bytes.

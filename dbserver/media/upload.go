@@ -101,7 +101,7 @@ func (u *Upload) Add(name, clientType string, r io.Reader) (*Meta, error) {
 			break
 		}
 		if rerr != nil {
-			return fail(fmt.Errorf("media: reading the upload: %w", rerr))
+			return fail(fmt.Errorf("%w: %w", ErrUploadRead, rerr))
 		}
 	}
 	if err := f.Sync(); err != nil {
