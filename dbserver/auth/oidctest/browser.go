@@ -182,7 +182,12 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	users := slices.Clone(p.users)
 	p.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// form-action covers the redirect that follows the form's POST: the app's callbacks too.
+	formAction := "'self'"
+	for _, cb := range app.CallbackURLs {
+		formAction += " " + originOf(cb)
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action "+formAction+"; frame-ancestors 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = loginPage.Execute(w, map[string]any{"TX": tx, "Users": users})
 }
@@ -494,7 +499,7 @@ var webMessagePage = template.Must(template.New("wm").Parse(`<!doctype html>
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in</title>
+<title>Sign in</title><link rel="icon" href="data:,">
 <style>
 body{font-family:system-ui,sans-serif;background:#eef1f6;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}
 main{background:#fff;border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.08);padding:32px;width:340px}
