@@ -133,6 +133,22 @@ func TestTodoAppInChromium(t *testing.T) {
 		ben.addTask(title)
 	}
 
+	// With realtime, a task Ben adds in a second tab appears in the first without a reload.
+	if env.realtime {
+		ctx2, cancel2 := chromedp.NewContext(ben.ctx) // another tab of Ben's browser context
+		ben2 := &tab{t: t, ctx: ctx2, name: "ben-tab2"}
+		ben.waitJS(`!document.getElementById('live').hidden`, "the realtime stream")
+		ben2.open(env.site.URL + "/")
+		ben2.waitState("signed-in")
+		ben2.addTask("Added in another tab")
+		ben.waitTasks(3)
+		cancel2()
+		ben.click(ben.taskSelector("Added in another tab") + " .delete")
+		ben.waitTasks(2)
+	} else {
+		t.Log("realtime not checked: this dbserver has no /realtime endpoint")
+	}
+
 	// Neither sees the other's tasks: in the page, and asked directly with their tokens.
 	ann.open(env.site.URL + "/") // a fresh load, not what the page remembers
 	ann.waitState("signed-in")
@@ -221,6 +237,8 @@ type env struct {
 	site *httptest.Server
 	db   string // the dbserver's base URL
 	logs func() string
+	// realtime is whether the dbserver serves /realtime; the page's config turns it on then.
+	realtime bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -270,12 +288,13 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	e.db, e.logs = startDBServer(t, "--data-dir="+dataDir, "--config-dir="+cfgDir)
+	e.realtime = hasRealtime(t, e.db)
 
 	// The provider's domain setting is its URL: auth0-spa-js takes an http(s):// domain as it is.
 	cfg, err = json.Marshal(map[string]any{
 		"auth0":    map[string]string{"domain": strings.TrimSuffix(e.prov.Issuer, "/"), "clientId": clientID},
 		"database": e.db,
-		"realtime": false,
+		"realtime": e.realtime,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +344,23 @@ func startDBServer(t *testing.T, args ...string) (string, func() string) {
 		t.Fatalf("dbserver did not listen within 30s:\n%s", read())
 		return "", nil
 	}
+}
+
+// hasRealtime asks the dbserver whether it serves the realtime stream: 404 means it does not.
+func hasRealtime(t *testing.T, base string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/realtime?apikey="+apiKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("probing /realtime: %v", err)
+	}
+	res.Body.Close() // a stream stays open: do not read it
+	return res.StatusCode != http.StatusNotFound
 }
 
 // status is the HTTP status of a direct call to the dbserver with token.

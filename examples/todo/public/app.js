@@ -18,6 +18,7 @@ let refreshTimer = null;
 let refreshing = null; // the refresh in flight, shared by concurrent callers
 let events = null; // the realtime EventSource
 let eventsRetry = null;
+let eventsBackoff = 5000; // ms before reconnecting after a refusal; doubles up to a minute
 let reloadTimer = null;
 
 // The app's own URL, registered at Auth0 as callback, logout and web origin URL.
@@ -294,12 +295,16 @@ function startRealtime() {
   };
   for (const type of ['post', 'put', 'delete']) events.addEventListener(type, onChange);
   events.addEventListener('open', () => {
+    eventsBackoff = 5000;
     $('live').hidden = false;
   });
   events.addEventListener('error', () => {
     $('live').hidden = true;
     // The browser reconnects by itself unless the server refused us; then try again later.
-    if (events?.readyState === EventSource.CLOSED) eventsRetry = setTimeout(startRealtime, 5000);
+    if (events?.readyState === EventSource.CLOSED) {
+      eventsRetry = setTimeout(startRealtime, eventsBackoff);
+      eventsBackoff = Math.min(eventsBackoff * 2, 60000);
+    }
   });
 }
 
