@@ -67,14 +67,22 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// setup installs Chromium when it is missing (Debian, as root) and builds the example
-// (npm ci, npm run build), as a new user of the example would.
+// setup installs what is missing of Chromium, Node.js and npm (Debian's packages, as root),
+// then builds the example (npm ci, npm run build) as a new user of the example would.
 func setup() error {
+	var missing []string
 	if _, err := os.Stat(chromiumPath); err != nil {
+		missing = append(missing, "chromium", "fonts-liberation")
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		missing = append(missing, "nodejs", "npm")
+	}
+	if len(missing) > 0 {
 		if os.Geteuid() != 0 {
-			return fmt.Errorf("%s is missing; install Debian's chromium package (as root: apt-get install chromium)", chromiumPath)
+			return fmt.Errorf("install Debian's %s (as root: apt-get install %[1]s)", strings.Join(missing, " "))
 		}
-		for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "chromium"}} {
+		install := append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)
+		for _, args := range [][]string{{"update", "-qq"}, install} {
 			cmd := exec.Command("apt-get", args...)
 			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 			if out, err := cmd.CombinedOutput(); err != nil {
