@@ -326,3 +326,25 @@ func TestBrowserAuthorizeRefusals(t *testing.T) {
 		}
 	})
 }
+
+func TestDiscoveryAnnouncesTheBrowserFlow(t *testing.T) {
+	p := newSPAProvider(t)
+	res, body := newBrowser(t).get(p.Server.URL + DiscoveryPath)
+	var doc map[string]any
+	if res.StatusCode != 200 || json.Unmarshal([]byte(body), &doc) != nil {
+		t.Fatalf("discovery: %d %s", res.StatusCode, body)
+	}
+	for key, want := range map[string]string{
+		"authorization_endpoint": p.Server.URL + AuthorizePath,
+		"end_session_endpoint":   p.Server.URL + OIDCLogoutPath,
+		"token_endpoint":         p.Server.URL + TokenPath,
+		"jwks_uri":               p.Server.URL + JWKSPath,
+	} {
+		if doc[key] != want {
+			t.Errorf("%s = %v, want %s", key, doc[key], want)
+		}
+	}
+	if methods, _ := doc["code_challenge_methods_supported"].([]any); len(methods) != 1 || methods[0] != "S256" {
+		t.Errorf("code_challenge_methods_supported = %v", doc["code_challenge_methods_supported"])
+	}
+}
