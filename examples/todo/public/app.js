@@ -64,7 +64,10 @@ async function loadConfig() {
 }
 
 function wire() {
-  $('login').addEventListener('click', () => auth0.loginWithRedirect().catch(fail));
+  $('login').addEventListener('click', () => {
+    if (!auth0) return fail(new Error('The page could not start: see the message above and config.json'));
+    auth0.loginWithRedirect().catch(fail);
+  });
   $('logout').addEventListener('click', () => logout().catch(fail));
   $('add-form').addEventListener('submit', (e) => {
     e.preventDefault();
