@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/restkube/restkube/dbserver/auth/oidctest"
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 const (
@@ -291,9 +292,7 @@ func newEnv(t *testing.T) *env {
 	for name, content := range map[string]string{
 		"settings.json": string(raw), "api-key": apiKey, "signing-key": signingKey, "auth0-client-secret": clientSecret,
 	} {
-		if err := os.WriteFile(filepath.Join(cfgDir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(cfgDir, name), content)
 	}
 	e.db, e.logs = startDBServer(t, "--data-dir="+dataDir, "--config-dir="+cfgDir)
 	e.realtime = hasRealtime(t, e.db)
@@ -320,16 +319,13 @@ func startDBServer(t *testing.T, args ...string) (string, func() string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting dbserver: %v", err)
 	}
-	var mu sync.Mutex
-	var logs strings.Builder
+	var logs testutil.LockedBuffer
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			mu.Lock()
-			logs.Write(sc.Bytes())
-			logs.WriteByte('\n')
-			mu.Unlock()
+			_, _ = logs.Write(sc.Bytes())
+			_, _ = logs.Write([]byte{'\n'})
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
 				addr <- rec.Addr
@@ -340,11 +336,7 @@ func startDBServer(t *testing.T, args ...string) (string, func() string) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	read := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.String()
-	}
+	read := logs.String
 	select {
 	case a := <-addr:
 		return "http://" + a, read
