@@ -49,6 +49,10 @@ test: k8s-binaries $(KUSTOMIZE) $(HELM) ## Run all tests: unit, HTTP, store, and
 	go vet ./...
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 
+.PHONY: test-browser
+test-browser: ## Run the To-Do example in headless Chromium (installs Debian's chromium as root, and the example's npm packages).
+	go test -tags browser ./examples/todo -count=1 -v -timeout 10m
+
 .PHONY: fuzz
 fuzz: ## Fuzz the query parser and the JSON decoder of request bodies for a bounded time.
 	go test ./dbserver/query -run '^$$' -fuzz FuzzParseQuery -fuzztime 60s

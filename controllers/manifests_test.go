@@ -40,7 +40,7 @@ func kustomizeBuild(t *testing.T, dir string) []*unstructured.Unstructured {
 }
 
 // TestKustomizeManifestsAreValid is `kubectl apply --server-side --dry-run=server -k` for
-// config/default and config/samples: every object goes through the API server's validation,
+// config/default, config/samples and examples/todo: every object goes through the API server's validation,
 // defaulting and admission, the CRD's CEL rules included, without being stored. Namespaces are
 // created for real, because the objects in them cannot be admitted otherwise.
 func TestKustomizeManifestsAreValid(t *testing.T) {
@@ -56,6 +56,10 @@ func TestKustomizeManifestsAreValid(t *testing.T) {
 		},
 		"the samples": {
 			dir:       "config/samples",
+			wantKinds: []string{"Secret", "Database"},
+		},
+		"the To-Do example's database": {
+			dir:       "examples/todo",
 			wantKinds: []string{"Secret", "Database"},
 		},
 	}

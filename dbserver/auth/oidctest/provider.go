@@ -1,9 +1,3 @@
-// Package oidctest runs a local OpenID Connect provider for tests: discovery, a JWKS with key
-// rotation (RS256 and ES256 keys), an /oauth/token endpoint that exchanges authorization codes
-// for ID tokens, and helpers that mint ID tokens, good ones and deliberately bad ones.
-//
-// It speaks real HTTP over loopback (httptest), so the code under test runs its real client.
-// It is for tests only: keys are generated per provider and nothing is persisted.
 package oidctest
 
 import (
@@ -12,13 +6,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +55,10 @@ func (k *Key) PublicPEM() []byte {
 type code struct {
 	idToken     string
 	redirectURI string
+	challenge   string    // PKCE S256 code_challenge; "" when none was sent
+	public      bool      // issued by /authorize: the client may omit its secret when PKCE is used
+	scope       string    // the scope granted
+	expires     time.Time // zero: never (codes of IssueCode)
 }
 
 // Provider is a running local OIDC provider. All methods are safe for concurrent use.
@@ -78,10 +79,16 @@ type Provider struct {
 	status    int           // when non-zero, every endpoint answers this status
 	hang      chan struct{} // when non-nil, endpoints block until it is closed or the request ends
 	issuerDoc string        // when non-empty, discovery announces this issuer instead
+
+	// The browser flow (browser.go).
+	app      App
+	users    []User
+	logins   map[string]authRequest // pending login forms by transaction ID
+	sessions map[string]session     // login sessions by cookie value
 }
 
 // New starts a provider with one RS256 and one ES256 key published, and stops it when the
-// test ends.
+// test ends. Register a browser app with SetApp before using the browser flow.
 func New(t testing.TB, clientID, clientSecret string) *Provider {
 	t.Helper()
 	p := &Provider{
@@ -91,11 +98,17 @@ func New(t testing.TB, clientID, clientSecret string) *Provider {
 		published:    map[string]bool{},
 		codes:        map[string]code{},
 		hits:         map[string]int{},
+		logins:       map[string]authRequest{},
+		sessions:     map[string]session{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(DiscoveryPath, p.serveDiscovery)
 	mux.HandleFunc(JWKSPath, p.serveJWKS)
 	mux.HandleFunc(TokenPath, p.serveToken)
+	mux.HandleFunc(AuthorizePath, p.serveAuthorize)
+	mux.HandleFunc(LoginPath, p.serveLogin)
+	mux.HandleFunc(LogoutPath, p.serveLogout)
+	mux.HandleFunc(OIDCLogoutPath, p.serveLogout)
 	p.Server = httptest.NewServer(p.gate(mux))
 	p.Issuer = p.Server.URL + "/"
 	p.AddKey("RS256")
@@ -323,9 +336,16 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"issuer":                                iss,
 		"jwks_uri":                              base + JWKSPath,
 		"token_endpoint":                        base + TokenPath,
-		"authorization_endpoint":                base + "/authorize",
+		"authorization_endpoint":                base + AuthorizePath,
+		"end_session_endpoint":                  base + OIDCLogoutPath,
 		"id_token_signing_alg_values_supported": []string{"HS256", "RS256", "ES256"},
 		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query", "web_message"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"scopes_supported":                      []string{"openid", "profile", "email"},
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "nickname", "picture", "email", "email_verified"},
 		"subject_types_supported":               []string{"public"},
 	})
 }
@@ -362,43 +382,101 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(raw)
 }
 
-// serveToken is the authorization-code grant of RFC 6749 section 4.1.3, with the client
-// authenticating by client_secret_post or client_secret_basic.
+// serveToken is the authorization-code grant of RFC 6749 section 4.1.3. A confidential client
+// authenticates by client_secret_post or client_secret_basic; a public client (a single page
+// app) sends only its client_id and proves itself with the PKCE code_verifier of a code that
+// /authorize issued with a code_challenge. Bodies may be form or JSON encoded (Auth0 takes
+// both; auth0-spa-js sends JSON). Browsers at the app's origins get CORS headers.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
+	if origin, ok := p.corsOrigin(r); ok {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Methods", "POST")
+			w.Header().Set("Access-Control-Allow-Headers", "content-type, auth0-client, authorization")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	} else if r.Method == http.MethodOptions {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "invalid_request", "error_description": "origin not allowed"})
+		return
+	}
 	if r.Method != http.MethodPost {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request"})
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+	form, err := readTokenForm(w, r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": err.Error()})
 		return
 	}
 	id, secret, basic := r.BasicAuth()
 	if !basic {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	if id != p.ClientID || secret != p.ClientSecret {
+	hasSecret := basic || form.Has("client_secret")
+	if id != p.ClientID || (hasSecret && subtle.ConstantTimeCompare([]byte(secret), []byte(p.ClientSecret)) != 1) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
-	if r.PostForm.Get("grant_type") != "authorization_code" {
+	if form.Get("grant_type") != "authorization_code" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
 	p.mu.Lock()
-	c, ok := p.codes[r.PostForm.Get("code")]
-	delete(p.codes, r.PostForm.Get("code")) // codes are single-use
+	c, ok := p.codes[form.Get("code")]
+	delete(p.codes, form.Get("code")) // codes are single-use, also when the exchange fails
+	expired := ok && !c.expires.IsZero() && p.now().After(c.expires)
 	p.mu.Unlock()
-	if !ok || (c.redirectURI != "" && c.redirectURI != r.PostForm.Get("redirect_uri")) {
+	switch {
+	case !ok || expired || (c.redirectURI != "" && c.redirectURI != form.Get("redirect_uri")):
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "invalid_grant", "error_description": "Invalid authorization code"})
 		return
+	case c.challenge != "" && !verifyPKCE(form.Get("code_verifier"), c.challenge):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "invalid_grant", "error_description": "Failed to verify code verifier"})
+		return
+	case !hasSecret && (!c.public || c.challenge == ""):
+		// Without PKCE only the secret proves who is exchanging the code.
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "client authentication or PKCE is required"})
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	w.Header().Set("Cache-Control", "no-store")
+	resp := map[string]any{
 		"access_token": randomHex(16),
 		"id_token":     c.idToken,
 		"token_type":   "Bearer",
 		"expires_in":   86400,
-	})
+	}
+	if c.scope != "" {
+		resp["scope"] = c.scope
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// readTokenForm reads a token request's parameters from a form or a JSON object of strings.
+func readTokenForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		if err := r.ParseForm(); err != nil {
+			return nil, fmt.Errorf("unreadable form: %w", err)
+		}
+		return r.PostForm, nil
+	}
+	var m map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+		return nil, fmt.Errorf("unreadable JSON body: %w", err)
+	}
+	form := url.Values{}
+	for k, v := range m {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("parameter %q is not a string", k)
+		}
+		form.Set(k, s)
+	}
+	return form, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
