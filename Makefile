@@ -54,8 +54,9 @@ test-browser: ## Run the To-Do example in headless Chromium (installs Debian's c
 	go test -tags browser ./examples/todo -count=1 -v -timeout 10m
 
 .PHONY: fuzz
-fuzz: ## Fuzz the query parser and the JSON decoder of request bodies for a bounded time.
-	go test ./dbserver/query -run '^$$' -fuzz FuzzParseQuery -fuzztime 60s
+fuzz: ## Fuzz the query parser, update application and the JSON decoder of request bodies for a bounded time.
+	go test ./dbserver/query -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime 60s
+	go test ./dbserver/query -run '^$$' -fuzz '^FuzzApplyUpdate$$' -fuzztime 60s
 	go test ./dbserver/jsondoc -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
 
 .PHONY: bench

@@ -91,6 +91,9 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 		if l.MaxMediaBytes != nil {
 			s.Limits.MaxMediaBytes = *l.MaxMediaBytes
 		}
+		if l.MaxDocumentBytes != nil {
+			s.Limits.MaxDocumentBytes = int(*l.MaxDocumentBytes)
+		}
 	}
 	return s
 }

@@ -26,7 +26,7 @@ func TestSettingsFor(t *testing.T) {
 		"the full example renders every section, with the web key's value resolved": {
 			mutate: func(db *dbv1.Database) {
 				db.Spec.Auth.DefaultRoles = []string{"external"}
-				db.Spec.Limits = &dbv1.LimitsSpec{MaxBodyBytes: ptr.To[int64](2048), MaxPageSize: ptr.To[int32](50), MaxMediaBytes: ptr.To[int64](1 << 30)}
+				db.Spec.Limits = &dbv1.LimitsSpec{MaxBodyBytes: ptr.To[int64](2048), MaxPageSize: ptr.To[int32](50), MaxMediaBytes: ptr.To[int64](1 << 30), MaxDocumentBytes: ptr.To[int32](4096)}
 			},
 			want: settings.Settings{
 				Auth: settings.Auth{
@@ -42,7 +42,7 @@ func TestSettingsFor(t *testing.T) {
 					Name: "tasks", Indexes: []string{"done", "due"}, Private: true,
 					Access: map[string]settings.Rights{"external": {Read: true, Write: true}},
 				}},
-				Limits: settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50, MaxMediaBytes: 1 << 30},
+				Limits: settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50, MaxMediaBytes: 1 << 30, MaxDocumentBytes: 4096},
 			},
 		},
 		"an issuer is passed through for non-Auth0 providers": {

@@ -282,6 +282,13 @@ type LimitsSpec struct {
 	// +kubebuilder:validation:Maximum=1099511627776
 	// +optional
 	MaxMediaBytes *int64 `json:"maxMediaBytes,omitempty"`
+
+	// MaxDocumentBytes is the largest stored document, after any update (the dbserver's
+	// default is 4 MiB). A write that would pass it is refused with 400.
+	// +kubebuilder:validation:Minimum=1024
+	// +kubebuilder:validation:Maximum=67108864
+	// +optional
+	MaxDocumentBytes *int32 `json:"maxDocumentBytes,omitempty"`
 }
 
 // DatabaseStatus is what the operator last saw and did.

@@ -81,6 +81,12 @@ func errorFor(err error) *Error {
 		}
 		return out
 	}
+	var le *store.LimitError
+	if errors.As(err, &le) {
+		out := NewError(http.StatusBadRequest, "%s", le.Error())
+		out.List = []FieldError{{Field: le.Path, Message: "over " + le.Limit}}
+		return out
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return NewError(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", tooLarge.Limit)

@@ -97,6 +97,9 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	// The store's document limits follow the settings, also on a reload.
+	s.settings.OnChange(s.applyLimits)
+	s.applyLimits(s.settings.Current())
 
 	// Each route group registers itself from its own file (see the package doc); a group
 	// whose dependency in Options is nil is not mounted, and its paths are a JSON 404.
@@ -111,6 +114,16 @@ func New(opts Options) (*Server, error) {
 	s.Handle("/", notFound)
 	s.handler = s.observe(s.cors(s.mux))
 	return s, nil
+}
+
+// applyLimits hands the document limits of cfg to the store.
+func (s *Server) applyLimits(cfg *settings.Config) {
+	if cfg == nil {
+		return
+	}
+	l := s.store.Limits()
+	l.MaxDocumentBytes = cfg.Settings.Limits.MaxDocumentBytes
+	s.store.SetLimits(l)
 }
 
 // ServeHTTP serves one request.

@@ -36,8 +36,9 @@ type decoder struct {
 	i int
 }
 
-// maxDecodeDepth matches encoding/json's nesting limit.
-const maxDecodeDepth = 10000
+// MaxDecodeDepth is the deepest nesting the decoder reads (encoding/json's limit): a value
+// nested past it does not decode. The store's write limit (store.Limits.MaxDepth) stays below it.
+const MaxDecodeDepth = 10000
 
 func (d *decoder) fail() error {
 	return fmt.Errorf("jsondoc: decoding document: malformed JSON at offset %d", d.i)
@@ -55,7 +56,7 @@ func (d *decoder) space() {
 }
 
 func (d *decoder) value(depth int) (any, error) {
-	if d.i >= len(d.b) || depth > maxDecodeDepth {
+	if d.i >= len(d.b) || depth > MaxDecodeDepth {
 		return nil, d.fail()
 	}
 	switch c := d.b[d.i]; {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -9,9 +10,33 @@ import (
 	"github.com/restkube/restkube/dbserver/jsondoc"
 )
 
-// maxPad bounds how far a write to "arr.N" may extend an array with nulls, so one small body
-// cannot allocate a huge document.
-const maxPad = 10000
+// Limits of one update request, so that a small body cannot make a huge document (the store
+// then refuses whatever is still over its own limits: depth and size).
+const (
+	// MaxArrayElementsAdded bounds the array elements one request may add, summed over all its
+	// paths: the nulls that pad an array written past its end ("arr.N") and the values of
+	// $push and $addToSet. Without a sum, N paths each padding to the limit multiply it by N.
+	MaxArrayElementsAdded = 10000
+	// MaxPathDepth bounds the segments of a dot path: the store's default nesting limit.
+	MaxPathDepth = 100
+)
+
+// Names of the limits as errors and the README call them.
+const (
+	LimitArrayElementsAdded = "maxArrayElementsAdded"
+	LimitPathDepth          = "maxDepth"
+)
+
+// budget counts what a request has added so far.
+type budget struct{ added int }
+
+func (b *budget) add(op, path string, n int) error {
+	if b.added+n > MaxArrayElementsAdded {
+		return errorf(path, op, "the request adds more than %s (%d) array elements", LimitArrayElementsAdded, MaxArrayElementsAdded)
+	}
+	b.added += n
+	return nil
+}
 
 // ApplyUpdate applies a PUT/PATCH body to doc: plain top-level fields are merged in (names
 // starting with "_" are ignored, since clients cannot set system fields), and the operators
@@ -36,11 +61,12 @@ func ApplyUpdate(doc map[string]any, body map[string]any, now time.Time) error {
 		}
 		work[k] = v
 	}
+	b := &budget{}
 	for _, op := range keys {
 		if !strings.HasPrefix(op, "$") {
 			continue
 		}
-		if err := applyOperator(work, op, body[op], now); err != nil {
+		if err := applyOperator(work, op, body[op], now, b); err != nil {
 			return err
 		}
 	}
@@ -51,7 +77,7 @@ func ApplyUpdate(doc map[string]any, body map[string]any, now time.Time) error {
 	return nil
 }
 
-func applyOperator(doc map[string]any, op string, arg any, now time.Time) error {
+func applyOperator(doc map[string]any, op string, arg any, now time.Time, b *budget) error {
 	switch op {
 	case "$inc", "$push", "$pull", "$addToSet", "$set", "$unset":
 	default:
@@ -67,6 +93,9 @@ func applyOperator(doc map[string]any, op string, arg any, now time.Time) error 
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
+		if n := strings.Count(path, ".") + 1; n > MaxPathDepth {
+			return errorf(truncatePath(path), op, "the path has %d segments, more than %s (%d)", n, LimitPathDepth, MaxPathDepth)
+		}
 		parts := splitPath(path)
 		if slices.Contains(parts, "") {
 			return errorf(path, op, "empty field name or path segment")
@@ -78,19 +107,19 @@ func applyOperator(doc map[string]any, op string, arg any, now time.Time) error 
 		if err != nil {
 			return err
 		}
-		if err := applyOne(doc, op, path, parts, v); err != nil {
+		if err := applyOne(doc, op, path, parts, v, b); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func applyOne(doc map[string]any, op, path string, parts []string, v any) error {
+func applyOne(doc map[string]any, op, path string, parts []string, v any, b *budget) error {
 	if op == "$unset" {
 		unsetPath(doc, parts)
 		return nil
 	}
-	parent, last, err := parentOf(doc, op, path, parts)
+	parent, last, err := parentOf(doc, op, path, parts, b)
 	if err != nil {
 		return err
 	}
@@ -110,6 +139,9 @@ func applyOne(doc map[string]any, op, path string, parts []string, v any) error 
 		if !ok {
 			return errorf(path, op, "the field holds a non-number")
 		}
+		if math.IsInf(c+n, 0) {
+			return errorf(path, op, "the sum is out of the range of a JSON number")
+		}
 		return parent.set(op, path, last, c+n)
 	case "$push", "$addToSet":
 		vals := []any{v}
@@ -125,6 +157,9 @@ func applyOne(doc map[string]any, op, path string, parts []string, v any) error 
 		arr, ok := cur.([]any)
 		if exists && !ok {
 			return errorf(path, op, "the field holds a non-array")
+		}
+		if err := b.add(op, path, len(vals)); err != nil {
+			return err
 		}
 		arr = slices.Clone(arr)
 		for _, e := range vals {
@@ -161,6 +196,7 @@ type container struct {
 	m     map[string]any
 	arr   []any
 	owner func([]any) // stores a grown array back where it came from
+	b     *budget     // what the request has added so far
 }
 
 func (c container) get(key string) (any, bool) {
@@ -182,8 +218,11 @@ func (c container) set(op, path, key string, v any) error {
 	}
 	i, _ := arrayIndex(key)
 	if i >= len(c.arr) {
-		if i-len(c.arr) > maxPad {
-			return errorf(path, op, "array index %d is too far past the end", i)
+		if i-len(c.arr) > MaxArrayElementsAdded {
+			return errorf(path, op, "array index %d is too far past the end (%s is %d)", i, LimitArrayElementsAdded, MaxArrayElementsAdded)
+		}
+		if err := c.b.add(op, path, i+1-len(c.arr)); err != nil {
+			return err
 		}
 		grown := make([]any, i+1)
 		copy(grown, c.arr)
@@ -195,8 +234,8 @@ func (c container) set(op, path, key string, v any) error {
 }
 
 // parentOf walks (creating objects as needed) to the container of the path's last segment.
-func parentOf(doc map[string]any, op, path string, parts []string) (container, string, error) {
-	cur := container{m: doc}
+func parentOf(doc map[string]any, op, path string, parts []string, b *budget) (container, string, error) {
+	cur := container{m: doc, b: b}
 	for i, seg := range parts[:len(parts)-1] {
 		next, exists := cur.get(seg)
 		if cur.m == nil {
@@ -206,10 +245,10 @@ func parentOf(doc map[string]any, op, path string, parts []string) (container, s
 		}
 		switch t := next.(type) {
 		case map[string]any:
-			cur = container{m: t}
+			cur = container{m: t, b: b}
 		case []any:
 			parent, key := cur, seg
-			cur = container{arr: t, owner: func(a []any) { _ = parent.set(op, path, key, a) }}
+			cur = container{arr: t, owner: func(a []any) { _ = parent.set(op, path, key, a) }, b: b}
 		default:
 			if exists && next != nil {
 				return container{}, "", errorf(path, op, "%q holds a non-object", strings.Join(parts[:i+1], "."))
@@ -218,7 +257,7 @@ func parentOf(doc map[string]any, op, path string, parts []string) (container, s
 			if err := cur.set(op, path, seg, m); err != nil {
 				return container{}, "", err
 			}
-			cur = container{m: m}
+			cur = container{m: m, b: b}
 		}
 	}
 	last := parts[len(parts)-1]
@@ -228,6 +267,14 @@ func parentOf(doc map[string]any, op, path string, parts []string) (container, s
 		}
 	}
 	return cur, last, nil
+}
+
+// truncatePath keeps a (possibly enormous) path short in an error.
+func truncatePath(p string) string {
+	if len(p) > 80 {
+		return p[:80] + "…"
+	}
+	return p
 }
 
 // unsetPath removes the field at path, if there is one. An array slot becomes null, as in

@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -147,5 +148,46 @@ func TestApplyUpdateDoesNotAliasBody(t *testing.T) {
 	doc["o"].(map[string]any)["a"] = 2.0
 	if toJSON(t, body["o"]) != `{"a":1}` {
 		t.Error("the document shares containers with the body")
+	}
+}
+
+// TestUpdateLimitsAreSummedOverTheRequest: the padding of N paths is not N times the limit,
+// and a path longer than the nesting limit is refused before anything is built.
+func TestUpdateLimitsAreSummedOverTheRequest(t *testing.T) {
+	pad := func(n int) string {
+		body := `{"$set":{`
+		for i := range n {
+			if i > 0 {
+				body += ","
+			}
+			body += `"g` + string(rune('a'+i)) + `.6000":1`
+		}
+		return body + `}}`
+	}
+	deep := `{"$set":{"x` + strings.Repeat(".x", MaxPathDepth) + `":1}}`
+	tests := map[string]struct {
+		body    string
+		wantErr string // "" = accepted
+	}{
+		"one path padding 6000":             {pad(1), ""},
+		"two paths padding 6000 each":       {pad(2), LimitArrayElementsAdded},
+		"padding past the end at once":      {`{"$set":{"ga.10002":1}}`, LimitArrayElementsAdded},
+		"$push $each over the sum":          {`{"$set":{"ga.9000":1},"$push":{"p":{"$each":[` + strings.Repeat("1,", 1500) + `1]}}}`, LimitArrayElementsAdded},
+		"a path of exactly the limit":       {`{"$set":{"x` + strings.Repeat(".x", MaxPathDepth-1) + `":1}}`, ""},
+		"a path one segment over the limit": {deep, LimitPathDepth},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			doc := obj(t, `{"ga":[],"gb":[]}`)
+			err := ApplyUpdate(doc, obj(t, tc.body), testNow)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error naming %s", err, tc.wantErr)
+			case tc.wantErr != "" && toJSON(t, doc) != `{"ga":[],"gb":[]}`:
+				t.Fatalf("a refused update changed the document")
+			}
+		})
 	}
 }

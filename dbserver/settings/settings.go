@@ -22,7 +22,12 @@ const (
 	DefaultMaxMediaBytes = 64 << 20
 	// MaxMediaBytesLimit is the largest limits.maxMediaBytes accepted (1 TiB).
 	MaxMediaBytesLimit = 1 << 40
-	DefaultRole        = "external"
+	// DefaultMaxDocumentBytes matches store.DefaultMaxDocumentBytes (4 MiB).
+	DefaultMaxDocumentBytes = 4 << 20
+	// MaxMaxDocumentBytes bounds limits.maxDocumentBytes: a document is decoded whole on
+	// reads that need it, so one must stay well inside a pod's memory.
+	MaxMaxDocumentBytes = 64 << 20
+	DefaultRole         = "external"
 )
 
 // CollectionName is the pattern every collection name must match.
@@ -147,6 +152,9 @@ func (s *Settings) Validate() error {
 	if s.Limits.MaxMediaBytes < 0 || s.Limits.MaxMediaBytes > MaxMediaBytesLimit {
 		bad("limits.maxMediaBytes", "must be between 0 (the default, %d) and %d", DefaultMaxMediaBytes, MaxMediaBytesLimit)
 	}
+	if d := s.Limits.MaxDocumentBytes; d != 0 && (d < 1024 || d > MaxMaxDocumentBytes) {
+		bad("limits.maxDocumentBytes", "must be from 1024 to %d", MaxMaxDocumentBytes)
+	}
 	return errors.Join(errs...)
 }
 
@@ -182,6 +190,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.Limits.MaxMediaBytes == 0 {
 		s.Limits.MaxMediaBytes = DefaultMaxMediaBytes
+	}
+	if s.Limits.MaxDocumentBytes == 0 {
+		s.Limits.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
 	return s
 }

@@ -37,6 +37,7 @@ func TestParse(t *testing.T) {
 		"negative limits":                      {json: `{"limits": {"maxBodyBytes": -1, "maxPageSize": -2}}`, wantErr: []string{"limits.maxBodyBytes", "limits.maxPageSize"}},
 		"a negative media limit":               {json: `{"limits": {"maxMediaBytes": -1}}`, wantErr: []string{"limits.maxMediaBytes"}},
 		"a media limit over 1 TiB":             {json: `{"limits": {"maxMediaBytes": 1099511627777}}`, wantErr: []string{"limits.maxMediaBytes"}},
+		"document limit out of range":          {json: `{"limits": {"maxDocumentBytes": 10}}`, wantErr: []string{"limits.maxDocumentBytes"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -83,4 +83,6 @@ type Limits struct {
 	// MaxMediaBytes is the largest media upload accepted: each file and the sum of the files
 	// of one request (default 64 MiB, at most MaxMediaBytesLimit).
 	MaxMediaBytes int64 `json:"maxMediaBytes,omitempty"`
+	// MaxDocumentBytes is the largest stored document, after any update (default 4 MiB).
+	MaxDocumentBytes int `json:"maxDocumentBytes,omitempty"`
 }

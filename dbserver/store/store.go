@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/restkube/restkube/dbserver/jsondoc"
@@ -42,6 +43,8 @@ type Options struct {
 	Rand io.Reader
 	// Logger receives operational messages; default slog.Default().
 	Logger *slog.Logger
+	// Limits bound the documents written (zero fields: the defaults); SetLimits changes them.
+	Limits Limits
 }
 
 // Top-level buckets. Collections and meta buckets are nested under different parents, so no
@@ -65,6 +68,7 @@ type Store struct {
 	ids    *idGen
 	log    *slog.Logger
 	writer *committer
+	limits atomic.Pointer[Limits]
 
 	indexMu sync.Mutex // one SetIndexes (and its builds) at a time
 }
@@ -131,6 +135,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, now: opts.Now, ids: ids, log: opts.Logger}
 	s.writer = newCommitter(db, opts.Logger)
+	s.SetLimits(opts.Limits)
 	return s, nil
 }
 
@@ -237,6 +242,7 @@ func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]
 	out := make([]Doc, len(docs))
 	vals := make([][]byte, len(docs))
 	// Everything that can fail on the input fails here, before the write transaction.
+	lim := s.Limits()
 	for i, d := range docs {
 		nd := jsondoc.UserFields(d)
 		nd[jsondoc.FieldID] = ids[i].String()
@@ -253,6 +259,13 @@ func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]
 		v, err := encodeDoc(nd)
 		if err != nil {
 			return nil, fmt.Errorf("store: document %d of %d: %w", i, len(docs), err)
+		}
+		prefix := ""
+		if len(docs) > 1 {
+			prefix = fmt.Sprintf("[%d]", i)
+		}
+		if err := CheckDoc(nd, v, lim, prefix); err != nil {
+			return nil, err
 		}
 		out[i], vals[i] = nd, v
 	}
@@ -377,6 +390,9 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 	nd[jsondoc.FieldVersion] = float64(cur + 1)
 	enc, err := encodeDoc(nd)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckDoc(nd, enc, s.Limits(), ""); err != nil {
 		return nil, err
 	}
 	return &preparedUpdate{enc: enc, doc: nd}, nil
