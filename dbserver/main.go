@@ -209,7 +209,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	go src.Run(ctx, configPollInterval)

@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,6 +97,9 @@ func (s *Service) verifyOurs(ctx context.Context, cfg *settings.Config, raw stri
 	if cfg.SigningKey == "" {
 		return nil, nil, fmt.Errorf("%w: no signing key is configured", ErrUnauthorized)
 	}
+	if err := refuseCrit(raw); err != nil {
+		return nil, nil, err
+	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(Issuer),
@@ -139,6 +144,9 @@ func (s *Service) verifyIDToken(ctx context.Context, cfg *settings.Config, raw s
 	}
 	if len(raw) > MaxTokenBytes {
 		return nil, fmt.Errorf("%w: token too large", ErrUnauthorized)
+	}
+	if err := refuseCrit(raw); err != nil {
+		return nil, err
 	}
 	// Check the issuer before any key lookup, so tokens of strangers never make us call the provider.
 	iss, err := peekIssuer(raw)
@@ -226,6 +234,28 @@ func peekIssuer(raw string) (string, error) {
 		return "", fmt.Errorf("%w: malformed token", ErrUnauthorized)
 	}
 	return c.Issuer, nil
+}
+
+// refuseCrit refuses a token whose JOSE header has "crit": RFC 7515 (4.1.11) says a recipient
+// that does not understand every extension listed there must reject the token, and we
+// understand none (the JWT library ignores the parameter).
+func refuseCrit(raw string) error {
+	head, _, ok := strings.Cut(raw, ".")
+	if !ok {
+		return nil // not a JWS; the parser says what is wrong with it
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return nil
+	}
+	var h map[string]json.RawMessage
+	if json.Unmarshal(b, &h) != nil {
+		return nil
+	}
+	if _, has := h["crit"]; has {
+		return fmt.Errorf("%w: the token header lists critical extensions (crit), which are not supported", ErrUnauthorized)
+	}
+	return nil
 }
 
 // looksLikeJWT tells an ID token (three base64url segments) from an authorization code.

@@ -106,8 +106,33 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				slog.String("remote", r.RemoteAddr),
 			)
 		}()
+		if n := headerBytes(r); n > MaxHeaderBytes {
+			writeJSON(sw, http.StatusRequestHeaderFieldsTooLarge, NewError(http.StatusRequestHeaderFieldsTooLarge,
+				"the request line and headers are %d bytes, more than %d", n, MaxHeaderBytes))
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// MaxHeaderBytes bounds the request line and headers, answered with our JSON 431. The
+// http.Server's own MaxHeaderBytes must be larger (ServerMaxHeaderBytes): past it net/http
+// answers by itself, in plain text.
+const MaxHeaderBytes = 64 << 10
+
+// ServerMaxHeaderBytes is the http.Server's MaxHeaderBytes: headers up to it reach the
+// handler, so that MaxHeaderBytes is answered in JSON.
+const ServerMaxHeaderBytes = 1 << 20
+
+// headerBytes is about what the request line and headers took on the wire.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // corsAllowHeaders are the request headers a browser may send (API.md, Keys and CORS).

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/jsondoc"
@@ -111,6 +112,11 @@ func (s *Server) prepare(r *http.Request, allow ...string) (*request, error) {
 	}
 	if !served {
 		return nil, MethodNotAllowed(method, allow...)
+	}
+	// net/url drops a parameter it cannot decode (?q=%zz) without a word, which would run
+	// the query without it: refuse instead.
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return nil, NewError(http.StatusBadRequest, "the query string does not decode: %s", truncate(err.Error()))
 	}
 	cfg := s.settings.Current()
 	p, err := s.authenticate(r, cfg)
@@ -453,6 +459,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, cfg *settings.Config) (any
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, NewError(http.StatusBadRequest, "the body is empty; send a JSON document")
+	}
+	// JSON is UTF-8; decoders would store invalid bytes as U+FFFD, changing what was sent.
+	if !utf8.Valid(b) {
+		return nil, NewError(http.StatusBadRequest, "the body is not valid UTF-8")
 	}
 	// Checking the grammar and then decoding with the store's decoder costs about half of
 	// json.Unmarshal; anything it refuses goes to json.Unmarshal for its verdict and message.

@@ -91,10 +91,10 @@ func TestHintIntegerForms(t *testing.T) {
 		h         string
 		skip, max int
 	}{
-		"numbers":         {`{"$skip":3,"$max":4}`, 3, 4},
-		"numeric strings": {`{"$skip":"3","$max":" 4 "}`, 3, 4},
-		"integral float":  {`{"$max":5.0}`, 0, 5},
-		"orderby words":   {`{"$orderby":{"a":"desc","b":"asc"},"$max":1}`, 0, 1},
+		"numbers":        {`{"$skip":3,"$max":4}`, 3, 4},
+		"integral float": {`{"$max":5.0}`, 0, 5},
+		"exponent":       {`{"$skip":1e1,"$max":1E2}`, 10, 100},
+		"orderby words":  {`{"$orderby":{"a":"desc","b":"asc"},"$max":1}`, 0, 1},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -107,7 +107,7 @@ func TestHintIntegerForms(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{`{"$max":"x"}`, `{"$max":true}`, `{"$max":1e300}`, `{"$orderby":{"a":"sideways"}}`, `{"$orderby":{"a":1,}}`, `{"$orderby":"a"}`} {
+	for _, bad := range []string{`{"$max":"1"}`, `{"$skip":"3"}`, `{"$max":"x"}`, `{"$max":true}`, `{"$max":1e300}`, `{"$orderby":{"a":"sideways"}}`, `{"$orderby":{"a":1,}}`, `{"$orderby":"a"}`} {
 		if _, err := ParseRequest(url.Values{"h": {bad}}, Options{}); err == nil {
 			t.Errorf("h=%s accepted", bad)
 		}

@@ -275,6 +275,13 @@ func (p *parser) operators(field string, ops map[string]any, depth int) (pred, e
 			}
 			all = append(all, sizePred(int(n)))
 		case "$not":
+			// MongoDB's $not takes operators ({"$not":{"$gt":5}}); a plain value would make it
+			// a silent $ne, so it is refused.
+			if _, isOps, err := isOperatorObject(field, v); err != nil {
+				return nil, err
+			} else if !isOps {
+				return nil, errorf(field, op, `needs an object of operators, such as {"$not":{"$gt":5}}; use $ne for a value`)
+			}
 			inner, err := p.fieldExpr(field, v, depth+1)
 			if err != nil {
 				return nil, err

@@ -149,20 +149,42 @@ func parseSort(fields, dirs []string) ([]SortKey, error) {
 }
 
 func parseSkip(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 0 {
+	n, ok := integral(s)
+	if !ok || n < 0 {
 		return 0, errorf("skip", "", "must be an integer from 0, not %q", s)
 	}
 	return n, nil
 }
 
 func parseMax(s string, limit int) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 {
+	n, ok := integral(s)
+	if !ok || n < 1 {
 		return 0, errorf("max", "", "must be an integer from 1, not %q", s)
 	}
 	return min(n, limit), nil
 }
+
+// integral reads the integers max, skip, $max and $skip take: a JSON number with an integral
+// value in any notation (10, 10.0, 1e1). A string ("10" with its quotes) is not a number.
+func integral(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	if !validNumber(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1e15 {
+		return 0, false
+	}
+	return int(f), true
+}
+
+// validNumber checks JSON's number grammar (ParseFloat also takes "0x10", "Inf", "+1").
+func validNumber(s string) bool {
+	var v any
+	return s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') && json.Unmarshal([]byte(s), &v) == nil && isFloat(v)
+}
+
+func isFloat(v any) bool { _, ok := v.(float64); return ok }
 
 func parseBool(name, s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
@@ -271,23 +293,13 @@ func sortedRawKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
-// hintInt reads an integer hint: a JSON integer, or a string holding one.
+// hintInt reads an integer hint: a JSON number with an integral value, in any notation.
 func hintInt(name string, raw json.RawMessage) (int, error) {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return 0, errorf("h", name, "must be an integer")
+	n, ok := integral(string(raw))
+	if !ok {
+		return 0, errorf("h", name, "must be an integer (a JSON number, not a string)")
 	}
-	switch t := v.(type) {
-	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
-			return int(t), nil
-		}
-	case string:
-		if n, err := strconv.Atoi(strings.TrimSpace(t)); err == nil {
-			return n, nil
-		}
-	}
-	return 0, errorf("h", name, "must be an integer")
+	return n, nil
 }
 
 // parseOrderBy reads {"a":1,"b":-1} keeping the key order, which a Go map would lose.
