@@ -67,6 +67,20 @@ func TestAttacksAreRefused(t *testing.T) {
 			k := e.prov.Key("ES256")
 			return oidctest.SignHS256With(k.PublicPEM(), map[string]any{"kid": k.ID}, e.prov.Claims(sub, email))
 		}},
+		"control: HS256 ID token with the client secret": {token: func(e *env) string {
+			return oidctest.SignHS256With([]byte(testClientSecret), nil, e.prov.Claims(sub, email))
+		}},
+		"ID token with a crit header": {want: ErrUnauthorized, token: func(e *env) string {
+			return oidctest.SignHS256With([]byte(testClientSecret), map[string]any{"crit": []string{"exp"}}, e.prov.Claims(sub, email))
+		}},
+		"our token with a crit header": {want: ErrUnauthorized, token: func(e *env) string {
+			resp := e.login(sub, email)
+			var c jwt.MapClaims
+			if _, _, err := jwt.NewParser().ParseUnverified(resp.Token, &c); err != nil {
+				t.Fatal(err)
+			}
+			return oidctest.SignHS256With([]byte(testSigningKey), map[string]any{"crit": []string{"exp"}}, c)
+		}},
 		"HS256 with a guessed secret": {want: ErrUnauthorized, token: func(e *env) string {
 			return oidctest.SignHS256With([]byte("secret"), nil, e.prov.Claims(sub, email))
 		}},
