@@ -88,6 +88,10 @@ func errorFor(err error) *Error {
 		out.List = []FieldError{{Field: le.Path, Message: "over " + le.Limit}}
 		return out
 	}
+	var ce *store.CorruptError
+	if errors.As(err, &ce) {
+		return NewError(http.StatusInternalServerError, "the stored document %s/%s cannot be decoded; an operator can remove it with dbserver check --repair", ce.Coll, ce.ID)
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return NewError(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", tooLarge.Limit)

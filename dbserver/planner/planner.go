@@ -131,7 +131,7 @@ func (e *exec) rawResult() (any, error) {
 		}
 		var err error
 		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
-			return nil, err
+			return nil, store.Corrupt(e.coll, raw, err)
 		}
 	}
 	buf = append(buf, ']')
@@ -246,7 +246,7 @@ func (e *exec) consider(raw []byte) error {
 	if e.fields != nil {
 		p, err := jsondoc.DecodeFields(raw, e.fields)
 		if err != nil {
-			return err
+			return store.Corrupt(e.coll, raw, err)
 		}
 		if e.opts.Allow != nil && !e.opts.Allow(p) || !e.req.Match.Match(p) {
 			return nil
@@ -255,7 +255,7 @@ func (e *exec) consider(raw []byte) error {
 	}
 	d, err := jsondoc.DecodeDoc(raw)
 	if err != nil {
-		return err
+		return store.Corrupt(e.coll, raw, err)
 	}
 	if e.opts.Allow != nil && !e.opts.Allow(d) || !e.req.Matches(d) {
 		return nil
@@ -325,7 +325,7 @@ func (e *exec) keep(p store.Doc, raw []byte) error {
 	}
 	d, err := jsondoc.DecodeDoc(raw)
 	if err != nil {
-		return err
+		return store.Corrupt(e.coll, raw, err)
 	}
 	e.matched = append(e.matched, d)
 	return nil

@@ -203,7 +203,7 @@ func (s *Store) Get(coll, id string) (Doc, error) {
 		}
 		var err error
 		d, err = decodeDoc(v)
-		return err
+		return Corrupt(coll, v, err)
 	})
 	if err != nil {
 		return nil, err
@@ -334,6 +334,10 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 		p := pre
 		if p == nil || !bytes.Equal(v, p.from) {
 			if p, err = s.prepareUpdate(v, expectVersion, user, apply); err != nil {
+				var ce *CorruptError
+				if errors.As(err, &ce) {
+					ce.Coll = coll
+				}
 				return clean(err)
 			}
 		}
@@ -363,7 +367,7 @@ type preparedUpdate struct {
 func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply func(Doc) error) (*preparedUpdate, error) {
 	orig, err := decodeDoc(v)
 	if err != nil {
-		return nil, err
+		return nil, Corrupt("", v, err)
 	}
 	cur := jsondoc.Version(orig)
 	if expectVersion >= 0 && cur != expectVersion {
@@ -400,6 +404,8 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 
 // Delete removes one document after checking expectVersion (AnyVersion = any) and allow, which
 // may be nil and may veto by returning an error (ErrNotFound for a document the caller may not see).
+// allow gets only the document's _version and _createdby: deleting never decodes the whole
+// document, so a document that cannot be decoded can still be deleted.
 func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) error) error {
 	key, ok := docKey(id)
 	if !ok {
@@ -410,10 +416,9 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 		if err != nil {
 			return err
 		}
-		idx := collIndexes(tx, coll)
-		var d Doc
-		if expectVersion >= 0 || allow != nil || len(idx) > 0 {
-			if d, err = decodeDoc(v); err != nil {
+		if expectVersion >= 0 || allow != nil {
+			d, err := fieldsForCheck(coll, v)
+			if err != nil {
 				return clean(err)
 			}
 			if cur := jsondoc.Version(d); expectVersion >= 0 && cur != expectVersion {
@@ -425,17 +430,15 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 				}
 			}
 		}
-		return removeDoc(b, idx, coll, key, d)
+		return removeRaw(b, collIndexes(tx, coll), coll, key, v)
 	})
 }
 
 // removeDoc deletes the document stored under key and its index entries. d is the decoded
-// document; it may be nil only when the collection has no index.
+// document.
 func removeDoc(b *bolt.Bucket, idx []indexRef, coll string, key []byte, d Doc) error {
-	if d != nil {
-		if err := indexDoc(idx, d, key, false); err != nil {
-			return err
-		}
+	if err := indexDoc(idx, d, key, false); err != nil {
+		return err
 	}
 	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("store: deleting %s/%s: %w", coll, hex.EncodeToString(key), err)
@@ -444,7 +447,8 @@ func removeDoc(b *bolt.Bucket, idx []indexRef, coll string, key []byte, d Doc) e
 }
 
 // DeleteMany deletes, in one transaction, the listed ids that exist and pass allow (nil = all).
-// Unknown and malformed ids are skipped. It returns the deleted ids in input order.
+// Unknown and malformed ids are skipped. It returns the deleted ids in input order. As for
+// Delete, allow gets only _version and _createdby.
 func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]string, error) {
 	var deleted []string
 	err := s.writer.write(func(tx *bolt.Tx) error {
@@ -463,17 +467,16 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 			if v == nil {
 				continue
 			}
-			var d Doc
-			if allow != nil || len(idx) > 0 {
-				var err error
-				if d, err = decodeDoc(v); err != nil {
-					return err
+			if allow != nil {
+				d, err := fieldsForCheck(coll, v)
+				if err != nil {
+					return clean(err)
 				}
-				if allow != nil && !allow(d) {
+				if !allow(d) {
 					continue
 				}
 			}
-			if err := removeDoc(b, idx, coll, key, d); err != nil {
+			if err := removeRaw(b, idx, coll, key, v); err != nil {
 				return err
 			}
 			deleted = append(deleted, id)
@@ -505,7 +508,7 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 			}
 			d, err := decodeDoc(v)
 			if err != nil {
-				return clean(err)
+				return clean(Corrupt(coll, v, err))
 			}
 			if match(d) {
 				keys = append(keys, k)
@@ -550,7 +553,7 @@ func eachDoc(b *bolt.Bucket, coll string, fn func(key []byte, d Doc) (bool, erro
 		}
 		d, err := decodeDoc(v)
 		if err != nil {
-			return fmt.Errorf("store: %s/%x: %w", coll, k, err)
+			return Corrupt(coll, v, err)
 		}
 		if more, err := fn(k, d); err != nil || !more {
 			return err

@@ -191,8 +191,8 @@ func TestDelete(t *testing.T) {
 		"vetoed":           {AnyVersion, func(Doc) error { return veto }, "", ErrNotFound, false},
 		"unknown id":       {AnyVersion, nil, "0123456789abcdef01234567", ErrNotFound, false},
 		"malformed id":     {AnyVersion, nil, "0123", ErrNotFound, false},
-		"allow sees the doc": {AnyVersion, func(d Doc) error {
-			if d["k"] != "v" {
+		"allow sees the version and owner only": {AnyVersion, func(d Doc) error {
+			if d[jsondoc.FieldCreatedBy] != "api" || jsondoc.Version(d) != 0 || len(d) != 2 {
 				return errors.New("wrong doc")
 			}
 			return nil
@@ -223,7 +223,11 @@ func TestDeleteMany(t *testing.T) {
 	id := func(i int) string { return docs[i]["_id"].(string) }
 	// Input order, not key order; unknown, malformed, duplicate and disallowed ids are skipped.
 	ids := []string{id(3), "0123456789abcdef01234567", id(1), "bad", id(3), id(2), id(0)}
-	got, err := s.DeleteMany("tasks", ids, func(d Doc) bool { return d["n"] != 2.0 })
+	// allow sees _version and _createdby (not the whole document): document 2 is at version 1.
+	if _, err := s.Update("tasks", id(2), AnyVersion, "api", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.DeleteMany("tasks", ids, func(d Doc) bool { return jsondoc.Version(d) == 0 })
 	if err != nil {
 		t.Fatalf("DeleteMany: %v", err)
 	}
