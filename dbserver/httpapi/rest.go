@@ -309,7 +309,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, req *request) er
 			return store.ErrNotFound
 		}
 		return nil
-	})
+	}, req.readOptions().AllowFields...)
 	if err != nil {
 		return fmt.Errorf("deleting %s/%s: %w", req.t.coll, req.t.id, err)
 	}
@@ -345,7 +345,7 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request, req *request
 		if err != nil {
 			return err
 		}
-		deleted, err = s.store.DeleteMany(req.t.coll, ids, req.g.Sees)
+		deleted, err = s.store.DeleteMany(req.t.coll, ids, req.g.Sees, req.readOptions().AllowFields...)
 		if err != nil {
 			return fmt.Errorf("deleting in %s: %w", req.t.coll, err)
 		}
@@ -396,13 +396,40 @@ func (s *Server) visible(req *request) (store.Doc, error) {
 	return d, nil
 }
 
+// seesStored is visible without decoding the document: only its owner is read, so that a
+// write to a document that does not decode (which a delete must be able to remove) gets there.
+func (s *Server) seesStored(req *request) error {
+	id, err := store.ParseObjectID(req.t.id)
+	if err != nil {
+		return fmt.Errorf("reading %s/%s: %w", req.t.coll, req.t.id, store.ErrNotFound)
+	}
+	return s.store.View(func(sn *store.Snapshot) error {
+		raw := sn.Raw(req.t.coll, id[:])
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		fields := req.readOptions().AllowFields
+		if fields == nil {
+			fields = []string{jsondoc.FieldCreatedBy}
+		}
+		meta, err := jsondoc.DecodeFields(raw, fields)
+		if err != nil {
+			return store.Corrupt(req.t.coll, raw, err)
+		}
+		if !req.g.Sees(meta) {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
 // precondition returns the version If-Match demands (-1: any). It checks first that the caller
 // may see the document, so that a hidden document answers 404 and not 412, and answers 412 for
 // an If-Match that no version can satisfy.
 func (s *Server) precondition(r *http.Request, req *request) (int64, error) {
 	expect, ok := parseIfMatch(r.Header.Get("If-Match"))
 	if !ok || req.g.Private || len(req.g.Match) > 0 {
-		if _, err := s.visible(req); err != nil {
+		if err := s.seesStored(req); err != nil {
 			return 0, err
 		}
 	}

@@ -33,7 +33,7 @@ func Get(st *store.Store, coll, id string, metafields bool, opts Options) (any, 
 		if metafields {
 			d, err := jsondoc.DecodeDoc(raw)
 			if err != nil {
-				return err
+				return store.Corrupt(coll, raw, err)
 			}
 			if opts.Allow != nil && !opts.Allow(d) {
 				return store.ErrNotFound
@@ -45,7 +45,7 @@ func Get(st *store.Store, coll, id string, metafields bool, opts Options) (any, 
 		// fields Allow reads are decoded, the rest is copied without the hidden system fields.
 		meta, err := decodeMeta(raw, opts)
 		if err != nil {
-			return err
+			return store.Corrupt(coll, raw, err)
 		}
 		if opts.Allow != nil && !opts.Allow(meta) {
 			return store.ErrNotFound
@@ -53,7 +53,7 @@ func Get(st *store.Store, coll, id string, metafields bool, opts Options) (any, 
 		version = jsondoc.Version(meta)
 		b, err := jsondoc.AppendObjectWithout(make([]byte, 0, len(raw)), raw, jsondoc.SystemFields())
 		out = json.RawMessage(b)
-		return err
+		return store.Corrupt(coll, raw, err)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("planner: reading %s/%s: %w", coll, id, err)

@@ -258,13 +258,17 @@ func removeRaw(b *bolt.Bucket, idx []indexRef, coll string, key, raw []byte) err
 	return nil
 }
 
-// checkFields are the fields Delete and DeleteMany decode for their checks.
+// checkFields are the fields Delete and DeleteMany always decode for their checks.
 var checkFields = []string{jsondoc.FieldVersion, jsondoc.FieldCreatedBy}
 
-// fieldsForCheck decodes the fields a delete checks (its version, its owner), which works on
-// a document whose other fields do not decode.
-func fieldsForCheck(coll string, raw []byte) (Doc, error) {
-	d, err := jsondoc.DecodeFields(raw, checkFields)
+// fieldsForCheck decodes the fields a delete checks (its version, its owner, and extra for the
+// caller's allow), which works on a document whose other fields do not decode.
+func fieldsForCheck(coll string, raw []byte, extra []string) (Doc, error) {
+	fields := checkFields
+	if len(extra) > 0 {
+		fields = append(slices.Clip(checkFields), extra...)
+	}
+	d, err := jsondoc.DecodeFields(raw, fields)
 	if err != nil {
 		return nil, Corrupt(coll, raw, err)
 	}

@@ -404,9 +404,9 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 
 // Delete removes one document after checking expectVersion (AnyVersion = any) and allow, which
 // may be nil and may veto by returning an error (ErrNotFound for a document the caller may not see).
-// allow gets only the document's _version and _createdby: deleting never decodes the whole
-// document, so a document that cannot be decoded can still be deleted.
-func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) error) error {
+// allow gets only the document's _version, _createdby and the top-level allowFields: deleting
+// never decodes the whole document, so a document that cannot be decoded can still be deleted.
+func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) error, allowFields ...string) error {
 	key, ok := docKey(id)
 	if !ok {
 		return notFound(coll, id)
@@ -417,7 +417,7 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 			return err
 		}
 		if expectVersion >= 0 || allow != nil {
-			d, err := fieldsForCheck(coll, v)
+			d, err := fieldsForCheck(coll, v, allowFields)
 			if err != nil {
 				return clean(err)
 			}
@@ -448,8 +448,8 @@ func removeDoc(b *bolt.Bucket, idx []indexRef, coll string, key []byte, d Doc) e
 
 // DeleteMany deletes, in one transaction, the listed ids that exist and pass allow (nil = all).
 // Unknown and malformed ids are skipped. It returns the deleted ids in input order. As for
-// Delete, allow gets only _version and _createdby.
-func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]string, error) {
+// Delete, allow gets only _version, _createdby and the top-level allowFields.
+func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool, allowFields ...string) ([]string, error) {
 	var deleted []string
 	err := s.writer.write(func(tx *bolt.Tx) error {
 		deleted = deleted[:0]
@@ -468,7 +468,7 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 				continue
 			}
 			if allow != nil {
-				d, err := fieldsForCheck(coll, v)
+				d, err := fieldsForCheck(coll, v, allowFields)
 				if err != nil {
 					return clean(err)
 				}
