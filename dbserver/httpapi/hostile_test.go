@@ -92,7 +92,7 @@ func TestHostileInputStoresNothing(t *testing.T) {
 		{name: "a document over limits.maxDocumentBytes", method: "POST", url: "/rest/deep",
 			body: `{"s":"` + strings.Repeat("x", 70<<10) + `"}`, status: 400, contains: []string{"limits.maxDocumentBytes"}},
 		{name: "an update growing a document past limits.maxDocumentBytes", method: "PUT", url: "/rest/items/{items.0}",
-			body: `{"$set":{"a.5000":"` + strings.Repeat("y", 40<<10) + `","b":"` + strings.Repeat("z", 30<<10) + `"}}`,
+			body:   `{"$set":{"a.5000":"` + strings.Repeat("y", 40<<10) + `","b":"` + strings.Repeat("z", 30<<10) + `"}}`,
 			status: 400, contains: []string{"limits.maxDocumentBytes"}},
 		{name: "$inc past the largest number", method: "PUT", url: "/rest/items/{items.0}",
 			body: `{"n":1e308,"$inc":{"n":1e308}}`, status: 400, contains: []string{"$inc"}},
