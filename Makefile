@@ -63,6 +63,10 @@ fuzz: ## Fuzz the query parser, update application and the JSON decoder of reque
 bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FLAGS=-max-docs=100000 for a quick run).
 	go run ./bench $(BENCH_FLAGS)
 
+.PHONY: bench-memory
+bench-memory: ## Peak RSS and a probe's p99 of the dbserver (GOMEMLIMIT=115MiB) while 50 clients ask for 10 MB pages and never read.
+	go test ./dbserver -run '^$$' -bench BenchmarkSlowReaders -benchtime 1x
+
 .PHONY: bench-smoke
 bench-smoke: ## Run the benchmark harness with tiny counts (a few seconds; also part of make test).
 	go test ./bench -run TestSmoke -count=1

@@ -127,6 +127,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 type serveFlags struct {
 	dataDir, configDir, listen, logLevel string
 	drain                                time.Duration
+	maxConns                             int
 }
 
 func serveCmd(args []string, stdout, stderr io.Writer) int {
@@ -138,6 +139,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&f.listen, "listen", ":8080", "address to serve the API on")
 	flags.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	flags.DurationVar(&f.drain, "shutdown-timeout", 10*time.Second, "how long to drain requests on SIGTERM")
+	flags.IntVar(&f.maxConns, "max-connections", httpapi.DefaultMaxConnections, "most connections open at once; beyond it a JSON 503 (0: no cap)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -247,6 +249,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", f.listen, err)
 	}
+	ln = httpapi.LimitListener(ln, f.maxConns)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/restkube/restkube/dbserver/auth"
@@ -85,6 +87,8 @@ type request struct {
 	p      *auth.Principal
 	t      target
 	g      auth.Grant
+	// vals is the query string, decoded once (prepare refuses one that does not decode).
+	vals url.Values
 }
 
 // readOptions hide from the planner's reads the documents the caller may not see.
@@ -115,7 +119,8 @@ func (s *Server) prepare(r *http.Request, allow ...string) (*request, error) {
 	}
 	// net/url drops a parameter it cannot decode (?q=%zz) without a word, which would run
 	// the query without it: refuse instead.
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
 		return nil, NewError(http.StatusBadRequest, "the query string does not decode: %s", truncate(err.Error()))
 	}
 	cfg := s.settings.Current()
@@ -131,7 +136,7 @@ func (s *Server) prepare(r *http.Request, allow ...string) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &request{method: method, cfg: cfg, p: p, t: t, g: g}, nil
+	return &request{method: method, cfg: cfg, p: p, t: t, g: g, vals: vals}, nil
 }
 
 // handleCollection serves /rest/{coll}: query and create.
@@ -169,7 +174,7 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, req *request) error {
-	return s.listValues(w, req, r.URL.Query())
+	return s.listValues(w, req, req.vals)
 }
 
 // listValues answers the query of vals (the URL's parameters) over req's collection.
@@ -183,7 +188,30 @@ func (s *Server) listValues(w http.ResponseWriter, req *request, vals url.Values
 	// A page written from stored JSON goes into a recycled buffer, given back once sent.
 	bp := bodyPool.Get().(*[]byte)
 	opts.Buffer = *bp
+	// A large page goes to the socket as it is written, chunk by chunk (never held whole).
+	streamed := false
+	opts.Stream = func(p planner.Plan) io.Writer {
+		streamed = true
+		h := w.Header()
+		h.Set(PlanHeader, planSummary(p))
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		return &chunkWriter{w: w, rc: http.NewResponseController(w)}
+	}
 	res, plan, err := planner.Execute(s.store, req.t.coll, q, opts)
+	if streamed {
+		if err != nil {
+			// The status is sent: cut the connection, so the client sees a truncated answer
+			// rather than one that looks whole.
+			var se *planner.StreamError
+			if !errors.As(err, &se) {
+				s.log.Error("query failed while its page was being sent", slog.String("collection", req.t.coll), slog.String("error", err.Error()))
+			}
+			panic(http.ErrAbortHandler)
+		}
+		_, _ = w.Write([]byte{'\n'})
+		return nil
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("querying %s: %w", req.t.coll, err)
 	}
@@ -325,7 +353,7 @@ func (s *Server) deleteMany(w http.ResponseWriter, r *http.Request, req *request
 		return err
 	}
 	var deleted []string
-	if vals := r.URL.Query(); vals.Has("q") {
+	if vals := req.vals; vals.Has("q") {
 		if req.p.Kind != auth.FullKey {
 			return fmt.Errorf("%w: deleting by query needs the full-access API key", auth.ErrForbidden)
 		}
@@ -516,6 +544,23 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("unexpected %s (at byte %d)", te.Value, te.Offset)
 	}
 	return "malformed"
+}
+
+// ChunkWriteTimeout is how long a client may take to accept one chunk of a streamed page
+// (planner.StreamChunk bytes): the write deadline moves with every chunk, so a page of any size
+// goes to a client that reads, and one that stops reading is cut after this long, freeing the
+// read transaction and the chunk it holds.
+const ChunkWriteTimeout = 10 * time.Second
+
+// chunkWriter writes a streamed page, each chunk under its own write deadline.
+type chunkWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(ChunkWriteTimeout))
+	return c.w.Write(p)
 }
 
 // PlanHeader names the response header of GET /rest/<collection> that tells how the query was

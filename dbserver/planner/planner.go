@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -58,10 +59,34 @@ type Options struct {
 	// AllowFields names the top-level fields Allow reads, so candidates can be tested on a
 	// partial decode; nil makes Allow get whole documents.
 	AllowFields []string
+	// Stream, when set, receives a page written from stored JSON that is larger than
+	// StreamChunk: Execute calls it once, with the plan, when it starts writing the page, and
+	// writes the page to the writer it returns in chunks of about StreamChunk bytes, inside the
+	// read transaction; it then returns Streamed. Smaller pages are returned as without Stream.
+	// So a large page is never held whole: a connection holds one chunk at a time.
+	Stream func(Plan) io.Writer
 	// Buffer, when not nil, receives a page written from stored JSON (from its start; it is
 	// grown as needed), so that a caller can recycle the memory of its answers.
 	Buffer []byte
 }
+
+// StreamChunk is the size of the chunks a streamed page is written in (Options.Stream).
+const StreamChunk = 64 << 10
+
+// Streamed is the result of Execute for a page written to Options.Stream.
+type Streamed struct {
+	// Bytes is the length of the page.
+	Bytes int64
+}
+
+// StreamError wraps the error of Options.Stream's writer (the client went away or stopped
+// reading): the page is cut, and nothing more can be sent.
+type StreamError struct{ Err error }
+
+func (e *StreamError) Error() string { return "planner: writing the page: " + e.Err.Error() }
+
+// Unwrap returns the writer's error.
+func (e *StreamError) Unwrap() error { return e.Err }
 
 // Execute answers req over the collection coll and returns the value of req.Result.
 func Execute(st *store.Store, coll string, req *query.Request, opts Options) (any, Plan, error) {
@@ -99,7 +124,7 @@ const rawKey = "\x00raw"
 func (e *exec) rawResult() (any, error) {
 	var page [][]byte
 	total := 0
-	if e.inOrder {
+	if e.inOrder || e.scanOrder {
 		// Already in the page's order: the page is a slice of it.
 		total = len(e.raws)
 		start, end := min(e.req.Skip, total), total
@@ -123,6 +148,10 @@ func (e *exec) rawResult() (any, error) {
 	for _, raw := range page {
 		size += len(raw)
 	}
+	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
+	if e.opts.Stream != nil && size > StreamChunk {
+		return e.stream(page, drop, totals)
+	}
 	buf := slices.Grow(e.opts.Buffer[:0], size)
 	buf = append(buf, '[')
 	for i, raw := range page {
@@ -136,9 +165,57 @@ func (e *exec) rawResult() (any, error) {
 	}
 	buf = append(buf, ']')
 	if e.req.Totals {
-		return RawPage{Data: buf, Totals: query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}}, nil
+		return RawPage{Data: buf, Totals: totals}, nil
 	}
 	return json.RawMessage(buf), nil
+}
+
+// stream writes the page to Options.Stream in chunks: the JSON that rawResult's answer
+// encodes to (RawPage with totals), without holding it whole.
+func (e *exec) stream(page [][]byte, drop []string, totals query.Totals) (any, error) {
+	w := e.opts.Stream(e.plan)
+	buf := e.opts.Buffer[:0]
+	var sent int64
+	flush := func(force bool) error {
+		if len(buf) < StreamChunk && !force {
+			return nil
+		}
+		n, err := w.Write(buf)
+		sent += int64(n)
+		buf = buf[:0]
+		if err != nil {
+			return &StreamError{err}
+		}
+		return nil
+	}
+	if e.req.Totals {
+		buf = append(buf, `{"data":`...)
+	}
+	buf = append(buf, '[')
+	for i, raw := range page {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
+			return nil, store.Corrupt(e.coll, raw, err)
+		}
+		if err := flush(false); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, ']')
+	if e.req.Totals {
+		t, err := json.Marshal(totals)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(append(buf, `,"totals":`...), t...), '}')
+	}
+	if err := flush(true); err != nil {
+		return nil, err
+	}
+	return Streamed{Bytes: sent}, nil
 }
 
 type exec struct {
@@ -157,6 +234,8 @@ type exec struct {
 	// In order (see ordered): the matches so far are only in raws, already in the page's
 	// order, with their sort values and ids kept for a return to matched.
 	inOrder    bool
+	scanOrder  bool // a scan in _id order for a page sorted by _id: matches only in raws
+	matchAll   bool // every document matches (no condition, no filter, no Allow)
 	orderField string
 	orderVals  []any
 	orderIDs   [][]byte
@@ -184,6 +263,7 @@ func (e *exec) setup() {
 		return
 	}
 	e.matchReadsID = slices.Contains(f, jsondoc.FieldID)
+	e.matchAll = r.Match.MatchesAll() && e.opts.Allow == nil
 	add := func(list []string) {
 		for _, a := range list {
 			if !slices.Contains(f, a) {
@@ -215,7 +295,7 @@ func (e *exec) full() bool { return e.limit >= 0 && e.count() >= e.limit }
 
 // count is the number of matches so far.
 func (e *exec) count() int {
-	if e.inOrder {
+	if e.inOrder || e.scanOrder {
 		return len(e.raws)
 	}
 	return len(e.matched)
@@ -243,6 +323,11 @@ func (e *exec) consider(raw []byte) error {
 	}
 	e.leaveOrder()
 	e.plan.Examined++
+	if e.scanOrder && e.matchAll {
+		// Nothing to test, nothing to sort by but the walk's order: not even a partial decode.
+		e.raws = append(e.raws, raw)
+		return nil
+	}
 	if e.fields != nil {
 		p, err := jsondoc.DecodeFields(raw, e.fields)
 		if err != nil {
@@ -317,6 +402,10 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 // keep records a match: its partial decode p with its stored bytes raw when the answer is
 // written from stored JSON, else the whole document.
 func (e *exec) keep(p store.Doc, raw []byte) error {
+	if e.scanOrder {
+		e.raws = append(e.raws, raw)
+		return nil
+	}
 	if e.raw {
 		p[rawKey] = len(e.raws)
 		e.raws = append(e.raws, raw)
@@ -395,6 +484,9 @@ func (e *exec) run() error {
 	// 6. Scan in _id order.
 	e.plan.Kind = Scan
 	byID := sk.Field == jsondoc.FieldID
+	// Sorted by _id, the walk meets the matches in the page's order: keep their stored bytes
+	// only, without a partial document each (a page of 10,000 held 10,000 small maps).
+	e.scanOrder = byID && e.raw
 	var err error
 	e.sn.Docs(e.coll, byID && sk.Dir < 0, func(_, raw []byte) bool {
 		if byID && e.full() {

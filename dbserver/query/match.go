@@ -61,6 +61,16 @@ func Parse(q []byte, now time.Time) (*Matcher, error) {
 	return mt, nil
 }
 
+// MatchesAll reports whether the query has no condition at all ({} or none), so that every
+// document matches without being looked at.
+func (m *Matcher) MatchesAll() bool {
+	if m == nil || m.root == nil {
+		return true
+	}
+	and, ok := m.root.(andNode)
+	return ok && len(and) == 0
+}
+
 // Match reports whether doc satisfies the query.
 func (m *Matcher) Match(doc map[string]any) bool {
 	if m == nil || m.root == nil {

@@ -314,3 +314,15 @@ func TestConditions(t *testing.T) {
 		t.Errorf("date bound is %T, want time.Time", c[0].Low)
 	}
 }
+
+func TestMatchesAllOnlyWithoutConditions(t *testing.T) {
+	for q, want := range map[string]bool{``: true, `{}`: true, `{"a":1}`: false, `{"$or":[{"a":1}]}`: false, `{"$and":[{}]}`: false} {
+		m, err := Parse([]byte(q), testNow)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", q, err)
+		}
+		if got := m.MatchesAll(); got != want {
+			t.Errorf("MatchesAll(%s) = %v, want %v", q, got, want)
+		}
+	}
+}
