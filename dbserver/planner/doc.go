@@ -39,6 +39,14 @@
 // about 5ms, against 15ms decoding every document with the store's decoder and 56ms with
 // json.Unmarshal.
 //
+// # Memory
+//
+// A page written from stored JSON that passes StreamChunk goes to Options.Stream in chunks,
+// inside the read transaction, so a caller never holds it whole; a scan for a page sorted by
+// _id keeps only the stored bytes of its matches, and one without conditions decodes nothing.
+// Answers that need decoded documents (filter, $fields, groupby, aggregates) are still built
+// whole.
+//
 // # Caveats
 //
 // Conditions on dates ({"$date": …}) and operands longer than store.MaxIndexValue bytes are

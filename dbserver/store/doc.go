@@ -97,6 +97,16 @@ and then run it alone, so nothing of a failed write is ever committed.
 fsync is never disabled: a write acknowledged by this package survives a crash of the process
 (the package's tests SIGKILL a writer and check every acknowledged write).
 
+# Limits and repair
+
+Every document written is checked against Limits (nesting depth, 100 levels by default, below
+the decoder's 10,000; stored size, 4 MiB by default, SetLimits follows the settings): a write over
+one fails with a *LimitError and stores nothing, so the store never writes what it cannot read.
+Delete and DeleteMany decode only _version and _createdby, so even a document that does not
+decode (from a file an older version wrote) can be deleted; reading one is a *CorruptError naming
+it. Check verifies that every document decodes and every index agrees with its documents, and
+with repair removes or rebuilds what is broken (dbserver check, and a restore, run it).
+
 # Caveats
 
 The callbacks given to Update (apply), Delete (allow), DeleteMany (allow) and DeleteWhere
