@@ -190,13 +190,13 @@ func (s *Server) listValues(w http.ResponseWriter, req *request, vals url.Values
 	opts.Buffer = *bp
 	// A large page goes to the socket as it is written, chunk by chunk (never held whole).
 	streamed := false
-	opts.Stream = func(p planner.Plan) io.Writer {
+	opts.Stream = func(p planner.Plan, size int) io.Writer {
 		streamed = true
 		h := w.Header()
 		h.Set(PlanHeader, planSummary(p))
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
-		return &chunkWriter{w: w, rc: http.NewResponseController(w)}
+		return &chunkWriter{w: w, rc: http.NewResponseController(w), end: time.Now().Add(pageWriteTime(size))}
 	}
 	res, plan, err := planner.Execute(s.store, req.t.coll, q, opts)
 	if streamed {
@@ -424,8 +424,9 @@ func (s *Server) visible(req *request) (store.Doc, error) {
 	return d, nil
 }
 
-// seesStored is visible without decoding the document: only its owner is read, so that a
-// write to a document that does not decode (which a delete must be able to remove) gets there.
+// seesStored reports ErrNotFound for a document that is missing or hidden from the caller,
+// reading only its owner: a write to a document that does not decode (which a delete must be
+// able to remove) gets past it.
 func (s *Server) seesStored(req *request) error {
 	id, err := store.ParseObjectID(req.t.id)
 	if err != nil {
@@ -547,19 +548,34 @@ func jsonProblem(err error) string {
 }
 
 // ChunkWriteTimeout is how long a client may take to accept one chunk of a streamed page
-// (planner.StreamChunk bytes): the write deadline moves with every chunk, so a page of any size
-// goes to a client that reads, and one that stops reading is cut after this long, freeing the
-// read transaction and the chunk it holds.
+// (planner.StreamChunk bytes): the write deadline moves with every chunk, so a client that stops
+// reading is cut after this long, ending the read transaction and freeing the chunk it holds.
 const ChunkWriteTimeout = 10 * time.Second
 
-// chunkWriter writes a streamed page, each chunk under its own write deadline.
+// Over a whole streamed page a client must also read at MinPageRate on average (plus
+// ChunkWriteTimeout of slack), so that a trickle cannot hold a read transaction for long: a
+// 10 MB page gets about 3 minutes.
+const MinPageRate = 64 << 10 // bytes per second
+
+// pageWriteTime is the time a streamed page of size bytes may take.
+func pageWriteTime(size int) time.Duration {
+	return ChunkWriteTimeout + time.Duration(size)*time.Second/MinPageRate
+}
+
+// chunkWriter writes a streamed page, each chunk under a write deadline: ChunkWriteTimeout from
+// now, and never past the page's own deadline end.
 type chunkWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	end time.Time
 }
 
 func (c *chunkWriter) Write(p []byte) (int, error) {
-	_ = c.rc.SetWriteDeadline(time.Now().Add(ChunkWriteTimeout))
+	d := time.Now().Add(ChunkWriteTimeout)
+	if d.After(c.end) {
+		d = c.end
+	}
+	_ = c.rc.SetWriteDeadline(d)
 	return c.w.Write(p)
 }
 

@@ -60,11 +60,12 @@ type Options struct {
 	// partial decode; nil makes Allow get whole documents.
 	AllowFields []string
 	// Stream, when set, receives a page written from stored JSON that is larger than
-	// StreamChunk: Execute calls it once, with the plan, when it starts writing the page, and
+	// StreamChunk: Execute calls it once, with the plan and about the page's size in bytes
+	// (at most that), when it starts writing the page, and
 	// writes the page to the writer it returns in chunks of about StreamChunk bytes, inside the
 	// read transaction; it then returns Streamed. Smaller pages are returned as without Stream.
 	// So a large page is never held whole: a connection holds one chunk at a time.
-	Stream func(Plan) io.Writer
+	Stream func(p Plan, size int) io.Writer
 	// Buffer, when not nil, receives a page written from stored JSON (from its start; it is
 	// grown as needed), so that a caller can recycle the memory of its answers.
 	Buffer []byte
@@ -150,7 +151,7 @@ func (e *exec) rawResult() (any, error) {
 	}
 	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
 	if e.opts.Stream != nil && size > StreamChunk {
-		return e.stream(page, drop, totals)
+		return e.stream(page, drop, totals, size)
 	}
 	buf := slices.Grow(e.opts.Buffer[:0], size)
 	buf = append(buf, '[')
@@ -172,8 +173,8 @@ func (e *exec) rawResult() (any, error) {
 
 // stream writes the page to Options.Stream in chunks: the JSON that rawResult's answer
 // encodes to (RawPage with totals), without holding it whole.
-func (e *exec) stream(page [][]byte, drop []string, totals query.Totals) (any, error) {
-	w := e.opts.Stream(e.plan)
+func (e *exec) stream(page [][]byte, drop []string, totals query.Totals, size int) (any, error) {
+	w := e.opts.Stream(e.plan, size)
 	buf := e.opts.Buffer[:0]
 	var sent int64
 	flush := func(force bool) error {
