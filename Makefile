@@ -62,6 +62,10 @@ fuzz: ## Fuzz the query parser and the JSON decoder of request bodies for a boun
 bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FLAGS=-max-docs=100000 for a quick run).
 	go run ./bench $(BENCH_FLAGS)
 
+.PHONY: bench-operator
+bench-operator: k8s-binaries ## Measure the operator on envtest: 1,000 Databases at once, among 10,000 unrelated Secrets (BENCH_OPERATOR_FLAGS=-databases=100 for a quick run).
+	go run ./bench/operator -assets=$(K8S_BIN) $(BENCH_OPERATOR_FLAGS)
+
 .PHONY: bench-smoke
 bench-smoke: ## Run the benchmark harness with tiny counts (a few seconds; also part of make test).
 	go test ./bench -run TestSmoke -count=1

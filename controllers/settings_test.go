@@ -68,12 +68,12 @@ func TestSettingsFor(t *testing.T) {
 func TestSettingsSecretFor(t *testing.T) {
 	db := newTestDatabase()
 	values := secretValues{{Name: "todo-webkey", Key: "key"}: []byte("v")}
-	s, err := settingsSecretFor(db, values)
+	s, err := settingsSecretFor(db, settingsFor(db, values))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "todo-settings" || !hasControllerRef(s.OwnerReferences, db) || s.Labels[WatchLabel] != "true" {
-		t.Errorf("secret %s: owner %+v labels %v, want todo-settings owned by the Database and watched", s.Name, s.OwnerReferences, s.Labels)
+	if s.Name != "todo-settings" || !hasControllerRef(s.OwnerReferences, db) || s.Labels[labelManagedBy] != managedBy {
+		t.Errorf("secret %s: owner %+v labels %v, want todo-settings owned by the Database and labelled as the operator's", s.Name, s.OwnerReferences, s.Labels)
 	}
 	if len(s.Data) != 1 {
 		t.Errorf("data keys = %d, want only %s", len(s.Data), keySettings)
@@ -85,7 +85,7 @@ func TestSettingsSecretFor(t *testing.T) {
 	if !reflect.DeepEqual(decoded, settingsFor(db, values)) {
 		t.Errorf("settings.json decodes to %+v, want what settingsFor renders", decoded)
 	}
-	again, _ := settingsSecretFor(db, values)
+	again, _ := settingsSecretFor(db, settingsFor(db, values))
 	if string(again.Data[keySettings]) != string(s.Data[keySettings]) {
 		t.Error("rendering the same spec twice gave different bytes; an unchanged Database would rewrite its Secret")
 	}
