@@ -119,3 +119,28 @@ func TestAppliedHashSeesADroppedField(t *testing.T) {
 		t.Error("dropping the memory limit left the hash unchanged; the limit would never be removed")
 	}
 }
+
+func TestOnlyOthersChangesOfOwnedObjectsAreNews(t *testing.T) {
+	obj := func(rv, hash string) *corev1.Service {
+		s := &corev1.Service{}
+		s.ResourceVersion = rv
+		if hash != "" {
+			s.Annotations = map[string]string{AppliedHashAnnotation: hash}
+		}
+		return s
+	}
+	cases := map[string]struct {
+		old, cur *corev1.Service
+		want     bool
+	}{
+		"a resync (same resourceVersion)":            {old: obj("1", "a"), cur: obj("1", "a"), want: false},
+		"the operator's own apply moved the hash":    {old: obj("1", "a"), cur: obj("2", "b"), want: false},
+		"another controller wrote the status":        {old: obj("1", "a"), cur: obj("2", "a"), want: true},
+		"a Secret the operator created, then edited": {old: obj("1", ""), cur: obj("2", ""), want: true},
+	}
+	for name, tc := range cases {
+		if got := changedBySomeoneElse(tc.old, tc.cur); got != tc.want {
+			t.Errorf("%s: changedBySomeoneElse = %v, want %v", name, got, tc.want)
+		}
+	}
+}

@@ -29,23 +29,29 @@ import (
 
 // Which events of owned objects bring their Database back. A reconcile should not cause the
 // next one: the operator creates its objects itself, so their creation is news to nobody (and at
-// start-up every Database is reconciled anyway, through its own watch); a change or a deletion
-// may be someone else's and is looked at.
+// start-up every Database is reconciled anyway, through its own watch), and an update that moved
+// AppliedHashAnnotation is the operator's own apply. Any other change — a status written by
+// another controller, an edit by hand — and a deletion are looked at.
 
-// ownedObjectChanged passes an owned object's updates and deletions, not its creation.
+// ownedObjectChanged passes an owned object's deletion and the updates someone else made.
 var ownedObjectChanged = predicate.Funcs{
 	CreateFunc: func(event.CreateEvent) bool { return false },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion()
-	},
+	UpdateFunc: func(e event.UpdateEvent) bool { return changedBySomeoneElse(e.ObjectOld, e.ObjectNew) },
 }
 
 // ownedSecretChanged is ownedObjectChanged for the typed source of owned Secrets.
 var ownedSecretChanged = predicate.TypedFuncs[*corev1.Secret]{
 	CreateFunc: func(event.TypedCreateEvent[*corev1.Secret]) bool { return false },
 	UpdateFunc: func(e event.TypedUpdateEvent[*corev1.Secret]) bool {
-		return e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion()
+		return changedBySomeoneElse(e.ObjectOld, e.ObjectNew)
 	},
+}
+
+// changedBySomeoneElse reports whether an update of an owned object is news: it changed the
+// object (not a resync) and was not the operator's own apply.
+func changedBySomeoneElse(old, cur client.Object) bool {
+	return old.GetResourceVersion() != cur.GetResourceVersion() &&
+		old.GetAnnotations()[AppliedHashAnnotation] == cur.GetAnnotations()[AppliedHashAnnotation]
 }
 
 // databaseForClaim maps a claim the operator made to its Database, by the instance label.
