@@ -417,14 +417,16 @@ func (m *manager) stop() {
 	}
 }
 
-// waitSynced waits until the manager serves metrics and its controller has workers.
+// waitSynced waits until the manager serves metrics, its controller has workers, and its
+// initial lists are over.
 func (m *manager) waitSynced(ctx context.Context) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		s, err := m.scrape()
 		if err == nil && s.workers > 0 {
-			time.Sleep(time.Second) // let the initial lists settle into the baseline
-			return nil
+			// The initial lists (10,000 Secrets' metadata among them) end before the baseline.
+			_, err := m.waitQuiet(ctx)
+			return err
 		}
 		select {
 		case <-ctx.Done():
