@@ -3,6 +3,7 @@ package controllers
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
@@ -88,5 +89,29 @@ func TestSettingsSecretFor(t *testing.T) {
 	again, _ := settingsSecretFor(db, settingsFor(db, values))
 	if string(again.Data[keySettings]) != string(s.Data[keySettings]) {
 		t.Error("rendering the same spec twice gave different bytes; an unchanged Database would rewrite its Secret")
+	}
+}
+
+func TestInvalidSettingsNameTheSpecFields(t *testing.T) {
+	db := newTestDatabase()
+	db.Spec.Collections = append(db.Spec.Collections, dbv1.CollectionSpec{Name: "1tasks"})
+	_, st := renderSettings(db, secretValues{{Name: "todo-webkey", Key: "key"}: []byte(" ")})
+	if st == nil || st.Reason != ReasonInvalidSettings {
+		t.Fatalf("stall = %+v, want %s", st, ReasonInvalidSettings)
+	}
+	for _, want := range []string{
+		`spec.collections[1].name: "1tasks" must match`,
+		"spec.apiKeys.web[0].secretRef (the Secret's value): must not be empty",
+		"keeps its last good ones",
+	} {
+		if !strings.Contains(st.Message, want) {
+			t.Errorf("message %q does not say %q", st.Message, want)
+		}
+	}
+	if strings.Contains(st.Message, "\n") {
+		t.Errorf("message %q spans lines; a condition message is one line", st.Message)
+	}
+	if _, st := renderSettings(newTestDatabase(), secretValues{{Name: "todo-webkey", Key: "key"}: []byte("k")}); st != nil {
+		t.Errorf("the README's example stalls: %+v", st)
 	}
 }
