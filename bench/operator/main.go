@@ -102,6 +102,9 @@ func run(ctx context.Context, c config) error {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	// A thousand Services need more cluster IPs than envtest's default /24 holds. The range is
+	// only allocated from; no address is configured anywhere.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	logf("starting kube-apiserver and etcd")
 	cfg, err := env.Start()
 	if err != nil {
