@@ -156,6 +156,18 @@ var agreementCases = map[string]agreementCase{
 		settings:  `{"auth": {"enabled": true, "tokenTTL": "1h0m0s", "auth0": {"issuer": "http://127.0.0.1:9999/", "clientID": "c"}}}`,
 		wantValid: true,
 	},
+	"a media limit above 1 TiB": {
+		spec:     `{limits: {maxMediaBytes: 1099511627777}}`,
+		settings: `{"limits": {"maxMediaBytes": 1099511627777}}`,
+	},
+	"a negative media limit": {
+		spec: `{limits: {maxMediaBytes: -1}}`, settings: `{"limits": {"maxMediaBytes": -1}}`,
+	},
+	"a media limit of 1 TiB": {
+		spec:      `{limits: {maxMediaBytes: 1099511627776}}`,
+		settings:  `{"limits": {"maxMediaBytes": 1099511627776}}`,
+		wantValid: true,
+	},
 	"a token lifetime of one second": {
 		spec:        `{auth: {tokenTTL: 1s}}`,
 		settings:    `{"auth": {"tokenTTL": "1s"}}`,
