@@ -67,6 +67,10 @@ bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FL
 bench-memory: ## Peak RSS and a probe's p99 of the dbserver (GOMEMLIMIT=115MiB) while 50 clients ask for 10 MB pages and never read.
 	go test ./dbserver -run '^$$' -bench BenchmarkSlowReaders -benchtime 1x
 
+.PHONY: bench-operator
+bench-operator: k8s-binaries ## Measure the operator on envtest: 1,000 Databases at once, among 10,000 unrelated Secrets (BENCH_OPERATOR_FLAGS=-databases=100 for a quick run).
+	go run ./bench/operator -assets=$(K8S_BIN) $(BENCH_OPERATOR_FLAGS)
+
 .PHONY: bench-smoke
 bench-smoke: ## Run the benchmark harness with tiny counts (a few seconds; also part of make test).
 	go test ./bench -run TestSmoke -count=1

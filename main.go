@@ -27,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -51,6 +53,10 @@ func run(args []string) error {
 		metricsAddr   = fs.String("metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 disables it")
 		probeAddr     = fs.String("health-probe-bind-address", ":8081", "address the /healthz and /readyz probes bind to")
 		leaderElect   = fs.Bool("leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
+		kubeconfig    = fs.String("kubeconfig", "", "path to a kubeconfig; default: $KUBECONFIG, the in-cluster service account, then ~/.kube/config")
+		qps           = fs.Float64("kube-api-qps", defaultQPS, "requests per second the manager may send to the API server; negative: no client-side limit")
+		burst         = fs.Int("kube-api-burst", defaultBurst, "burst of requests above --kube-api-qps")
+		workers       = fs.Int("max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "Databases reconciled at once")
 		showVersion   = fs.Bool("version", false, "print the version and exit")
 		logConfig     = textlogger.NewConfig()
 		leaderElectID = "restkube-operator.db.restkube.dev"
@@ -73,10 +79,11 @@ func run(args []string) error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(dbv1.AddToScheme(scheme))
 
-	cfg, err := ctrl.GetConfig()
+	cfg, err := restConfig(*kubeconfig)
 	if err != nil {
 		return fmt.Errorf("while loading the kubeconfig: %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
@@ -84,14 +91,19 @@ func run(args []string) error {
 		LeaderElection:         *leaderElect,
 		LeaderElectionID:       leaderElectID,
 		// The new leader need not wait for the old lease to expire when the old one exits cleanly.
+		// The Lease itself belongs to whoever installed the operator: the chart ships it (see
+		// charts/restkube/templates/leader-election-lease.yaml), so `helm uninstall` removes it.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         controllers.CacheOptions(),
+		Client:                        controllers.ClientOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("while creating the manager: %w", err)
 	}
-	r := controllers.NewDatabaseReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("restkube-operator"),
-		controllers.Options{DefaultImage: *image})
+	r, err := controllers.NewDatabaseReconciler(mgr, controllers.Options{DefaultImage: *image, MaxConcurrentReconciles: *workers})
+	if err != nil {
+		return fmt.Errorf("while creating the Database reconciler: %w", err)
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("while setting up the Database controller: %w", err)
 	}
@@ -109,4 +121,21 @@ func run(args []string) error {
 		return fmt.Errorf("while running the manager: %w", err)
 	}
 	return nil
+}
+
+// The client-side rate limit of the manager's API requests, chosen with `make bench-operator`
+// (see the README's scale section): a thousand Databases created at once are reconciled without
+// waiting on the limiter, and API Priority and Fairness still protects the API server.
+const (
+	defaultQPS   = 200
+	defaultBurst = 400
+)
+
+// restConfig loads the kubeconfig at path, or, when path is empty, the usual way ($KUBECONFIG,
+// in-cluster, ~/.kube/config).
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return ctrl.GetConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", path)
 }

@@ -17,32 +17,86 @@ limitations under the License.
 package controllers
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// CacheOptions restricts the manager's informers to the objects the operator needs, so its
-// memory follows the number of Databases, not the size of the cluster:
-//   - Secrets: only those labelled WatchLabel=true — the ones it owns and the user Secrets a
-//     Database references (the reconciler labels those when it first reads them). Secrets are
-//     the big objects of a cluster (Helm releases, certificates); none of the others is cached.
+// ownedSelector selects the objects the operator made: every one carries the managed-by label.
+func ownedSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy})
+}
+
+// CacheOptions restricts the manager's informers to what the operator needs, so that its memory
+// follows the number of Databases, not the size of the cluster:
+//   - Secrets: metadata only (PartialObjectMetadata), and of that only namespace, name, uid and
+//     resourceVersion. This informer sees every Secret of the cluster, labelled or not, so a
+//     Secret a Database references is noticed the moment it is created, changed or deleted;
+//     its data is read by name, uncached, when a reconcile needs it. The data of the Secrets the
+//     operator owns lives in a second, label-filtered cache (see newOwnedSecretCache).
 //   - Deployments, Services, PersistentVolumeClaims: only those labelled
 //     app.kubernetes.io/managed-by=restkube-operator.
 //
 // managedFields are stripped from everything cached: the reconciler never reads them.
 func CacheOptions() cache.Options {
-	owned := labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy})
-	watched := labels.SelectorFromSet(labels.Set{WatchLabel: "true"})
+	owned := ownedSelector()
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:                {Label: watched},
+			&corev1.Secret{}:                {Transform: secretIdentityOnly},
 			&corev1.PersistentVolumeClaim{}: {Label: owned},
 			&corev1.Service{}:               {Label: owned},
 			&appsv1.Deployment{}:            {Label: owned},
 		},
 	}
+}
+
+// ClientOptions keep Secrets out of the manager client's cache: a typed Secret read through it
+// would start an informer holding the data of every Secret in the cluster. The reconciler reads
+// owned Secrets from their own cache and user Secrets by name.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}
+
+// secretIdentityOnly reduces a Secret's cached metadata to what maps it to its Databases. Labels
+// and annotations go too: kubectl's last-applied-configuration annotation holds the whole
+// Secret, data included.
+func secretIdentityOnly(in any) (any, error) {
+	if m, ok := in.(*metav1.PartialObjectMetadata); ok {
+		m.ObjectMeta = metav1.ObjectMeta{
+			Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		}
+	}
+	return in, nil
+}
+
+// ownedSecretCache is the cache of the Secrets the operator owns (credentials and settings),
+// with their data. GetCache makes the manager start it with its own caches, before any
+// controller, and wait for it to sync.
+type ownedSecretCache struct{ cache.Cache }
+
+// GetCache returns the cache itself.
+func (c ownedSecretCache) GetCache() cache.Cache { return c.Cache }
+
+// newOwnedSecretCache returns a cache holding only the Secrets labelled as the operator's. It
+// refuses reads of any other type, so nothing else can slip into it.
+func newOwnedSecretCache(mgr ctrl.Manager) (ownedSecretCache, error) {
+	c, err := cache.New(mgr.GetConfig(), cache.Options{
+		HTTPClient:                  mgr.GetHTTPClient(),
+		Scheme:                      mgr.GetScheme(),
+		Mapper:                      mgr.GetRESTMapper(),
+		DefaultLabelSelector:        ownedSelector(),
+		DefaultTransform:            cache.TransformStripManagedFields(),
+		ReaderFailOnMissingInformer: true,
+	})
+	if err != nil {
+		return ownedSecretCache{}, fmt.Errorf("while creating the cache of owned Secrets: %w", err)
+	}
+	return ownedSecretCache{c}, nil
 }

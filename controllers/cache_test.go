@@ -6,42 +6,57 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// TestCacheHoldsOnlyWatchedSecrets checks the memory design: the manager's cache, which backs
-// every watch, holds the labelled Secrets and none of the others.
-func TestCacheHoldsOnlyWatchedSecrets(t *testing.T) {
+// TestCachesHoldNoUnrelatedSecretData checks the memory design: the manager keeps of an
+// unrelated Secret only its name (metadata informer, trimmed), and the data of the Secrets it
+// owns and of no other.
+func TestCachesHoldNoUnrelatedSecretData(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)
 	ctx := context.Background()
 	for i := range 20 {
-		s.mustCreate(t, secret(ns, fmt.Sprintf("unrelated-%d", i), "tls.key", "x", false))
+		u := secret(ns, fmt.Sprintf("unrelated-%d", i), "tls.key", "x")
+		u.Labels = map[string]string{"team": "a"}
+		u.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"tls.key":"eA=="}}`}
+		s.mustCreate(t, u)
 	}
-	s.mustCreate(t, secret(ns, "watched", "k", "v", true))
+	s.createExample(t, ns)
+	s.waitObject(t, ns, "todo-settings", &corev1.Secret{})
 
-	eventually(t, "the cache lists exactly the watched Secret", func() error {
+	eventually(t, "the owned-Secret cache holds exactly the two owned Secrets", func() error {
 		var list corev1.SecretList
-		if err := s.mgrClient.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		if err := s.reconciler.ownedSecrets.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return err
 		}
-		if len(list.Items) != 1 || list.Items[0].Name != "watched" {
-			names := []string{}
-			for _, it := range list.Items {
-				names = append(names, it.Name)
+		names := map[string]bool{}
+		for _, it := range list.Items {
+			names[it.Name] = true
+			if it.ManagedFields != nil {
+				return fmt.Errorf("cached Secret %s keeps managedFields; the cache strips them", it.Name)
 			}
-			return fmt.Errorf("cached Secrets %v, want only [watched]", names)
 		}
-		if list.Items[0].ManagedFields != nil {
-			return fmt.Errorf("cached Secret keeps managedFields; the cache strips them")
+		if len(names) != 2 || !names["todo-credentials"] || !names["todo-settings"] {
+			return fmt.Errorf("cached Secrets %v, want only todo-credentials and todo-settings", names)
 		}
 		return nil
 	})
-	var all corev1.SecretList
-	if err := s.admin.List(ctx, &all, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	if len(all.Items) < 21 {
-		t.Fatalf("the API server has %d Secrets, want the 21 created", len(all.Items))
-	}
+	eventually(t, "the metadata cache sees every Secret, by name only", func() error {
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := s.mgrCache.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if len(list.Items) < 24 {
+			return fmt.Errorf("%d Secrets in the metadata cache, want the 20 unrelated, 2 referenced and 2 owned", len(list.Items))
+		}
+		for _, it := range list.Items {
+			if it.Labels != nil || it.Annotations != nil || it.ManagedFields != nil || it.OwnerReferences != nil {
+				return fmt.Errorf("metadata of %s kept labels %v, annotations %v or owners: only the name is needed", it.Name, it.Labels, it.Annotations)
+			}
+		}
+		return nil
+	})
 }

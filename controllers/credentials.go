@@ -51,7 +51,6 @@ func credentialsSecretFor(db *dbv1.Database, existing *corev1.Secret, random io.
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{},
 	}
-	s.Labels[WatchLabel] = "true"
 	if existing != nil {
 		s.ResourceVersion = existing.ResourceVersion
 		// Keep both keys when present, even one the spec no longer needs: dropping it from an
@@ -87,9 +86,6 @@ func credentialsComplete(db *dbv1.Database, existing *corev1.Secret) bool {
 		if existing.Labels[k] != v {
 			return false
 		}
-	}
-	if existing.Labels[WatchLabel] != "true" {
-		return false
 	}
 	for _, o := range existing.OwnerReferences {
 		if o.UID == db.UID && o.Controller != nil && *o.Controller {

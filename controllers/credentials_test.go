@@ -77,8 +77,8 @@ func TestCredentialsSecretFor(t *testing.T) {
 			if !hasControllerRef(s.OwnerReferences, db) {
 				t.Errorf("owner references %+v do not name the Database as controller", s.OwnerReferences)
 			}
-			if s.Labels[WatchLabel] != "true" || s.Labels[labelManagedBy] != managedBy || s.Labels[labelInstance] != "todo" {
-				t.Errorf("labels = %v, want the standard labels and %s=true", s.Labels, WatchLabel)
+			if s.Labels[labelManagedBy] != managedBy || s.Labels[labelInstance] != "todo" {
+				t.Errorf("labels = %v, want the standard labels (the owned-Secret cache selects by them)", s.Labels)
 			}
 			if s.ResourceVersion != tc.wantRV {
 				t.Errorf("resourceVersion = %q, want %q", s.ResourceVersion, tc.wantRV)
@@ -130,10 +130,10 @@ func TestCredentialsComplete(t *testing.T) {
 		mutate func(*corev1.Secret)
 		want   bool
 	}{
-		"a Secret as built is complete":       {mutate: func(*corev1.Secret) {}, want: true},
-		"a missing key needs a write":         {mutate: func(s *corev1.Secret) { delete(s.Data, keySigningKey) }, want: false},
-		"an empty key needs a write":          {mutate: func(s *corev1.Secret) { s.Data[keyAPIKey] = nil }, want: false},
-		"a removed watch label needs a write": {mutate: func(s *corev1.Secret) { delete(s.Labels, WatchLabel) }, want: false},
+		"a Secret as built is complete":            {mutate: func(*corev1.Secret) {}, want: true},
+		"a missing key needs a write":              {mutate: func(s *corev1.Secret) { delete(s.Data, keySigningKey) }, want: false},
+		"an empty key needs a write":               {mutate: func(s *corev1.Secret) { s.Data[keyAPIKey] = nil }, want: false},
+		"a removed managed-by label needs a write": {mutate: func(s *corev1.Secret) { delete(s.Labels, labelManagedBy) }, want: false},
 		"a lost owner reference needs a write": {
 			mutate: func(s *corev1.Secret) { s.OwnerReferences = nil }, want: false,
 		},

@@ -2,12 +2,12 @@ package controllers
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -37,8 +36,8 @@ func exampleDatabase(ns string) (*dbv1.Database, []*corev1.Secret) {
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("100M")},
 	}
 	return db, []*corev1.Secret{
-		secret(ns, "todo-auth0", "clientSecret", "auth0-client-secret-value", true),
-		secret(ns, "todo-webkey", "key", "web-key-value-1", true),
+		secret(ns, "todo-auth0", "clientSecret", "auth0-client-secret-value"),
+		secret(ns, "todo-webkey", "key", "web-key-value-1"),
 	}
 }
 
@@ -244,7 +243,7 @@ func TestCreateBuildsEveryObjectOfThePodContract(t *testing.T) {
 		return nil
 	})
 	before := versions()
-	r := NewDatabaseReconciler(s.mgrClient, s.apiReader, nopRecorder{}, Options{DefaultImage: testImage})
+	r := s.reconcilerWith(nil)
 	if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "todo"}}); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
@@ -275,15 +274,15 @@ func TestMissingSecretStallsThenRecoversWhenItAppears(t *testing.T) {
 		t.Error("a Deployment was created though its Secret is missing")
 	}
 
-	// A stalled reconcile is retried on a timer too, for Secrets created without the label.
-	r := NewDatabaseReconciler(s.mgrClient, s.apiReader, nopRecorder{}, Options{DefaultImage: testImage, SecretRetryInterval: 42e9})
+	// A stalled reconcile is retried on a slow timer too, as a safety net behind the watch.
+	r := s.reconcilerWith(func(o *Options) { o.SecretRetryInterval = 42e9 })
 	res, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "todo"}})
 	if err != nil || res.RequeueAfter != 42e9 {
 		t.Errorf("Reconcile = %+v, %v; want a retry after the configured interval and no error", res, err)
 	}
 
-	// Created with the watch label, the Secret is seen at once (the suite's retry is an hour).
-	s.mustCreate(t, secret(ns, "todo-auth0", "wrong-key", "x", true))
+	// Created without any label, the Secret is seen at once (the suite's retry is an hour).
+	s.mustCreate(t, secret(ns, "todo-auth0", "wrong-key", "x"))
 	got = s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "True/SecretKeyNotFound")
 	msg = meta.FindStatusCondition(got.Status.Conditions, dbv1.ConditionStalled).Message
 	if !strings.Contains(msg, `"clientSecret"`) {
@@ -295,29 +294,40 @@ func TestMissingSecretStallsThenRecoversWhenItAppears(t *testing.T) {
 	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "False/Progressing")
 }
 
-func TestUnlabelledSecretIsLabelledAndThenWatched(t *testing.T) {
+func TestSecretCreatedLaterWithoutLabelsIsSeenAtOnce(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)
 	db, _ := exampleDatabase(ns)
 	db.Spec.Auth = nil
-	// Created by a user who never heard of the label: only an uncached read can find it.
-	s.mustCreate(t, secret(ns, "todo-webkey", "key", "v1", false))
 	s.mustCreate(t, db)
+	s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "True/"+ReasonSecretNotFound)
 
+	// GitOps tools apply objects in no fixed order: the Secret comes 5 s after its Database,
+	// without the labels of any convention. The suite's retry timer is an hour, so only the
+	// metadata watch can bring the Database back.
+	time.Sleep(5 * time.Second)
+	created := time.Now()
+	s.mustCreate(t, secret(ns, "todo-webkey", "key", "v1"))
+	waitWebKey(t, s, ns, "v1")
 	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "False/Progressing")
-	eventually(t, "the operator labels the referenced Secret", func() error {
-		sec := &corev1.Secret{}
-		if err := s.get(ns, "todo-webkey", sec); err != nil {
-			return err
-		}
-		if sec.Labels[WatchLabel] != "true" {
-			return fmt.Errorf("labels %v", sec.Labels)
-		}
-		return nil
-	})
-	// Now in the cache: a rotation reaches settings.json through the watch.
+	t.Logf("reconciled %v after the Secret was created", time.Since(created).Round(time.Millisecond))
+
+	// The operator does not own the Secret and leaves it as the user wrote it.
+	sec := &corev1.Secret{}
+	if err := s.get(ns, "todo-webkey", sec); err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Labels) != 0 || len(sec.Annotations) != 0 || len(sec.OwnerReferences) != 0 {
+		t.Errorf("the user's Secret was changed: labels %v annotations %v owners %v", sec.Labels, sec.Annotations, sec.OwnerReferences)
+	}
+	// A change reaches settings.json, and a deletion stalls the Database again, both through
+	// the same watch.
 	rotateSecret(t, s, ns, "todo-webkey", "key", "v2")
 	waitWebKey(t, s, ns, "v2")
+	if err := s.admin.Delete(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "True/"+ReasonSecretNotFound)
 }
 
 func TestSecretRotationRerendersSettingsAndKeepsGeneratedKeys(t *testing.T) {
@@ -582,36 +592,36 @@ type nopRecorder struct{}
 
 func (nopRecorder) Eventf(_, _ runtime.Object, _, _, _, _ string, _ ...any) {}
 
-// applyConfiguration (database_controller.go) sends only the fields the operator owns.
-func TestApplyConfigurationOmitsStatusAndNulls(t *testing.T) {
-	db := newTestDatabase()
-	s, err := credentialsSecretFor(db, nil, &countingReader{})
-	if err != nil {
+func TestSettingsTheDbserverWouldRefuseStallAndKeepTheLastGoodOnes(t *testing.T) {
+	s := envOrSkip(t)
+	ns := s.namespace(t)
+	s.createExample(t, ns)
+	waitWebKey(t, s, ns, "web-key-value-1")
+	s.markAvailable(t, ns, "todo")
+	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "True/Available")
+	before := &corev1.Secret{}
+	if err := s.get(ns, "todo-settings", before); err != nil {
 		t.Fatal(err)
-	}
-	u, err := applyConfiguration(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.GetAPIVersion() != "v1" || u.GetKind() != "Secret" {
-		t.Errorf("apiVersion/kind = %s/%s, want v1/Secret", u.GetAPIVersion(), u.GetKind())
-	}
-	if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", "creationTimestamp"); found {
-		t.Error("metadata.creationTimestamp is sent as null; an apply must name only fields it owns")
-	}
-	key, _, _ := unstructured.NestedString(u.Object, "data", keyAPIKey)
-	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || string(raw) != string(s.Data[keyAPIKey]) {
-		t.Errorf("data.api-key = %q, want the base64 of the key", key)
 	}
 
-	d, err := applyConfiguration(deploymentFor(db, Options{DefaultImage: "i"}))
-	if err != nil {
+	// The CRD cannot see a Secret's value; settings.Validate refuses a blank key.
+	rotateSecret(t, s, ns, "todo-webkey", "key", "   ")
+	got := s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "True/"+ReasonInvalidSettings)
+	msg := meta.FindStatusCondition(got.Status.Conditions, dbv1.ConditionStalled).Message
+	if !strings.Contains(msg, "spec.apiKeys.web[0].secretRef") || !strings.Contains(msg, "must not be empty") {
+		t.Errorf("Stalled message %q, want it to name the field and the rule", msg)
+	}
+	s.waitEvent(t, ns, "todo", corev1.EventTypeWarning, ReasonInvalidSettings, "spec.apiKeys.web[0].secretRef")
+	after := &corev1.Secret{}
+	if err := s.get(ns, "todo-settings", after); err != nil {
 		t.Fatal(err)
 	}
-	if _, found := d.Object["status"]; found {
-		t.Error("status is sent in the apply; it belongs to the Deployment controller")
+	if after.ResourceVersion != before.ResourceVersion || string(after.Data[keySettings]) != string(before.Data[keySettings]) {
+		t.Error("settings.json was rewritten with settings the dbserver refuses; the running dbserver must keep its last good ones")
 	}
-	if _, found, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "template", "metadata", "creationTimestamp"); found {
-		t.Error("the pod template's creationTimestamp is sent as null")
-	}
+
+	// Fixed, the Database carries on.
+	rotateSecret(t, s, ns, "todo-webkey", "key", "web-key-value-2")
+	waitWebKey(t, s, ns, "web-key-value-2")
+	s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "False/AsExpected")
 }

@@ -19,19 +19,26 @@ limitations under the License.
 //
 // Each owned object has a pure builder in its own file (credentials.go, settings.go, pvc.go,
 // deployment.go, service.go) that computes the desired object from the Database and a snapshot
-// of what exists; the reconciler (database_controller.go) gathers that snapshot, calls the
-// builders, applies their output with server-side apply under one field owner, and writes the
-// status (status.go).
+// of what exists. The reconciler is split by concern: database_controller.go holds the flow
+// (Reconcile reads as a list of reconcileX steps) and the watches; database_create.go keeps each
+// owned object; database_secretrefs.go reads the user Secrets a Database references;
+// database_status.go writes the status that status.go decides; database_predicates.go says which
+// events bring a Database back; apply.go is the server-side apply plumbing, which sends nothing
+// when the cached object already carries the desired one.
 //
-// Secrets and memory: the manager's cache holds only Secrets labelled
-// db.restkube.dev/watch=true (see CacheOptions in cache.go). The operator puts that label on the
-// Secrets it owns and adds it to each user Secret a Database references, the first time it reads
-// one (uncached, by name); from then on changes to that Secret arrive through the watch, and a
-// field index maps the Secret back to the Databases that name it. Unrelated Secrets — Helm
-// releases, TLS certificates, tokens — never enter the cache, so the operator's memory does not
-// grow with them. A referenced Secret that does not exist yet cannot carry the label: the
-// Database is Stalled and retried on a slow timer, and a Secret created with the label is seen at
-// once.
+// Secrets and memory: the manager watches every Secret of the cluster by metadata only
+// (PartialObjectMetadata, trimmed to namespace and name), and a field index maps a Secret's
+// name to the Databases that reference it, so a referenced Secret's creation, change or deletion
+// brings those Databases back at once, whatever its labels. The operator never labels or
+// otherwise touches a Secret it does not own. Their data is read by name, uncached, when a
+// reconcile needs it; the data of the Secrets the operator owns (labelled managed-by) lives in a
+// cache of their own (cache.go). Unrelated Secrets — Helm releases, TLS certificates, tokens —
+// cost the manager a name each, not their data.
+//
+// Settings: before writing <name>-settings the reconciler runs the dbserver's own
+// settings.Validate on what it rendered. The CRD refuses what it can (patterns, enums, CEL);
+// what it cannot see (a web key's value from a Secret) makes the Database Stalled with reason
+// InvalidSettings, and the running dbserver keeps its last good settings.
 //
 // The PersistentVolumeClaim carries an owner reference only under deletionPolicy Delete, so
 // under Retain it outlives its Database and is adopted by the next Database of the same name.

@@ -28,11 +28,6 @@ const (
 	// FieldOwner is the server-side apply field manager of every write the operator makes.
 	FieldOwner = "restkube-operator"
 
-	// WatchLabel marks the Secrets the operator caches: those it owns and those a Database
-	// references. Users may set it on a Secret they are about to reference, so the operator sees
-	// the Secret the moment it is created.
-	WatchLabel = "db.restkube.dev/watch"
-
 	labelName      = "app.kubernetes.io/name"
 	labelInstance  = "app.kubernetes.io/instance"
 	labelManagedBy = "app.kubernetes.io/managed-by"

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
 )
@@ -47,6 +48,9 @@ func pvcFor(db *dbv1.Database, existing *corev1.PersistentVolumeClaim) *corev1.P
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: db.Spec.Storage.StorageClassName,
+			// Stated, though it is the API server's default: every field the server would
+			// default is in the desired claim, so it never differs from the claim as stored.
+			VolumeMode: ptr.To(corev1.PersistentVolumeFilesystem),
 		},
 	}
 	if db.Spec.Storage.DeletionPolicy == dbv1.DeletionPolicyDelete {
@@ -55,7 +59,9 @@ func pvcFor(db *dbv1.Database, existing *corev1.PersistentVolumeClaim) *corev1.P
 	if existing != nil {
 		pvc.Spec.AccessModes = existing.Spec.AccessModes
 		pvc.Spec.StorageClassName = existing.Spec.StorageClassName
-		pvc.Spec.VolumeMode = existing.Spec.VolumeMode
+		if existing.Spec.VolumeMode != nil {
+			pvc.Spec.VolumeMode = existing.Spec.VolumeMode
+		}
 		if cur, ok := existing.Spec.Resources.Requests[corev1.ResourceStorage]; ok && cur.Cmp(size) > 0 {
 			size = cur.DeepCopy()
 		}

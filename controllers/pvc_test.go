@@ -76,6 +76,9 @@ func TestPVCFor(t *testing.T) {
 			if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != tc.wantMode {
 				t.Errorf("accessModes = %v, want [%s]", pvc.Spec.AccessModes, tc.wantMode)
 			}
+			if pvc.Spec.VolumeMode == nil || *pvc.Spec.VolumeMode != corev1.PersistentVolumeFilesystem {
+				t.Errorf("volumeMode = %v, want Filesystem stated (the API server's default; an apply that omits it differs from the stored claim)", pvc.Spec.VolumeMode)
+			}
 			if pvc.Labels[labelInstance] != "todo" || pvc.Labels[labelManagedBy] != managedBy {
 				t.Errorf("labels = %v, want the standard labels (a Retained claim is found by them)", pvc.Labels)
 			}

@@ -98,23 +98,21 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 	return s
 }
 
-// settingsSecretFor returns the desired <name>-settings Secret holding settings.json. It is a
-// Secret, not a ConfigMap, because web keys' values are written into it.
-func settingsSecretFor(db *dbv1.Database, values secretValues) (*corev1.Secret, error) {
+// settingsSecretFor returns the desired <name>-settings Secret holding s as settings.json. It is
+// a Secret, not a ConfigMap, because web keys' values are written into it.
+func settingsSecretFor(db *dbv1.Database, s settings.Settings) (*corev1.Secret, error) {
 	// encoding/json sorts map keys, so the same spec always renders the same bytes and an
 	// unchanged Database never rewrites the Secret.
-	raw, err := json.MarshalIndent(settingsFor(db, values), "", "  ")
+	raw, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("while rendering %s for %s: %w", keySettings, db.Name, err)
 	}
-	s := &corev1.Secret{
+	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: objectMetaFor(db, db.SettingsSecretName()),
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{keySettings: append(raw, '\n')},
-	}
-	s.Labels[WatchLabel] = "true"
-	return s, nil
+	}, nil
 }
 
 func nilIfEmpty(s []string) []string {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
@@ -68,12 +69,12 @@ func TestSettingsFor(t *testing.T) {
 func TestSettingsSecretFor(t *testing.T) {
 	db := newTestDatabase()
 	values := secretValues{{Name: "todo-webkey", Key: "key"}: []byte("v")}
-	s, err := settingsSecretFor(db, values)
+	s, err := settingsSecretFor(db, settingsFor(db, values))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "todo-settings" || !hasControllerRef(s.OwnerReferences, db) || s.Labels[WatchLabel] != "true" {
-		t.Errorf("secret %s: owner %+v labels %v, want todo-settings owned by the Database and watched", s.Name, s.OwnerReferences, s.Labels)
+	if s.Name != "todo-settings" || !hasControllerRef(s.OwnerReferences, db) || s.Labels[labelManagedBy] != managedBy {
+		t.Errorf("secret %s: owner %+v labels %v, want todo-settings owned by the Database and labelled as the operator's", s.Name, s.OwnerReferences, s.Labels)
 	}
 	if len(s.Data) != 1 {
 		t.Errorf("data keys = %d, want only %s", len(s.Data), keySettings)
@@ -85,8 +86,32 @@ func TestSettingsSecretFor(t *testing.T) {
 	if !reflect.DeepEqual(decoded, settingsFor(db, values)) {
 		t.Errorf("settings.json decodes to %+v, want what settingsFor renders", decoded)
 	}
-	again, _ := settingsSecretFor(db, values)
+	again, _ := settingsSecretFor(db, settingsFor(db, values))
 	if string(again.Data[keySettings]) != string(s.Data[keySettings]) {
 		t.Error("rendering the same spec twice gave different bytes; an unchanged Database would rewrite its Secret")
+	}
+}
+
+func TestInvalidSettingsNameTheSpecFields(t *testing.T) {
+	db := newTestDatabase()
+	db.Spec.Collections = append(db.Spec.Collections, dbv1.CollectionSpec{Name: "1tasks"})
+	_, st := renderSettings(db, secretValues{{Name: "todo-webkey", Key: "key"}: []byte(" ")})
+	if st == nil || st.Reason != ReasonInvalidSettings {
+		t.Fatalf("stall = %+v, want %s", st, ReasonInvalidSettings)
+	}
+	for _, want := range []string{
+		`spec.collections[1].name: "1tasks" must match`,
+		"spec.apiKeys.web[0].secretRef (the Secret's value): must not be empty",
+		"keeps its last good ones",
+	} {
+		if !strings.Contains(st.Message, want) {
+			t.Errorf("message %q does not say %q", st.Message, want)
+		}
+	}
+	if strings.Contains(st.Message, "\n") {
+		t.Errorf("message %q spans lines; a condition message is one line", st.Message)
+	}
+	if _, st := renderSettings(newTestDatabase(), secretValues{{Name: "todo-webkey", Key: "key"}: []byte("k")}); st != nil {
+		t.Errorf("the README's example stalls: %+v", st)
 	}
 }

@@ -22,7 +22,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"k8s.io/utils/ptr"
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
 )
@@ -35,6 +38,7 @@ const (
 	ReasonSecretKeyNotFound = "SecretKeyNotFound"
 	ReasonNoImage           = "NoImage"
 	ReasonStorageRejected   = "StorageRejected"
+	ReasonInvalidSettings   = "InvalidSettings"
 	reasonAsExpected        = "AsExpected"
 )
 
@@ -50,6 +54,8 @@ type observation struct {
 	stall *stall
 	// deployment is the Deployment as last applied, nil when it was not applied.
 	deployment *appsv1.Deployment
+	// claimSize is the storage the data claim requests, nil when unknown.
+	claimSize *resource.Quantity
 }
 
 // deploymentAvailable reports whether d runs its current spec with its pod available.
@@ -79,6 +85,9 @@ func statusFor(db *dbv1.Database, obs observation) dbv1.DatabaseStatus {
 	st.ObservedGeneration = db.Generation
 	st.Endpoint = endpointFor(db)
 	st.CredentialsSecret = db.CredentialsSecretName()
+	if obs.claimSize != nil {
+		st.StorageSize = ptr.To(obs.claimSize.DeepCopy())
+	}
 	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: db.Generation,

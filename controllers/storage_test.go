@@ -87,7 +87,18 @@ func TestStorageGrowth(t *testing.T) {
 			})
 			if !tc.wantStalled {
 				s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "False/AsExpected")
+				return
 			}
+			// The user undoes the refused resize: back to the size the claim requests, which
+			// status.storageSize reports, is not a shrink the CRD forbids.
+			got := s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "True/"+ReasonStorageRejected)
+			if got.Status.StorageSize == nil || got.Status.StorageSize.String() != "1Gi" {
+				t.Fatalf("status.storageSize = %v, want the claim's 1Gi", got.Status.StorageSize)
+			}
+			s.updateDatabase(t, ns, "todo", func(db *dbv1.Database) {
+				db.Spec.Storage.Size = ptr.To(resource.MustParse("1Gi"))
+			})
+			s.waitCondition(t, ns, "todo", dbv1.ConditionStalled, "False/AsExpected")
 		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -49,10 +50,12 @@ const (
 type suite struct {
 	env       *envtest.Environment
 	admin     client.Client // uncached, all permissions: the test's own hands
-	mgrClient client.Client // the manager's cached client, for calling Reconcile directly
-	apiReader client.Reader
-	scheme    *runtime.Scheme
-	nsCounter atomic.Int64
+	mgrClient client.Client // the manager's client (cached, but not for Secrets)
+	mgrCache  cache.Cache   // the manager's cache, to look at what it holds
+	// reconciler is the one the manager runs; tests call Reconcile on copies of it.
+	reconciler *DatabaseReconciler
+	scheme     *runtime.Scheme
+	nsCounter  atomic.Int64
 }
 
 var (
@@ -125,12 +128,15 @@ func startSuite(assets string) (*suite, func() error, error) {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  CacheOptions(),
+		Client:                 ClientOptions(),
 	})
 	if err != nil {
 		return fail(fmt.Errorf("creating the manager: %w", err))
 	}
-	r := NewDatabaseReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("restkube-operator"),
-		Options{DefaultImage: testImage, SecretRetryInterval: testRetryInterval})
+	r, err := NewDatabaseReconciler(mgr, Options{DefaultImage: testImage, SecretRetryInterval: testRetryInterval})
+	if err != nil {
+		return fail(err)
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fail(err)
 	}
@@ -141,7 +147,7 @@ func startSuite(assets string) (*suite, func() error, error) {
 		cancel()
 		return fail(errors.New("the manager's cache did not sync"))
 	}
-	s := &suite{env: env, admin: admin, mgrClient: mgr.GetClient(), apiReader: mgr.GetAPIReader(), scheme: scheme}
+	s := &suite{env: env, admin: admin, mgrClient: mgr.GetClient(), mgrCache: mgr.GetCache(), reconciler: r, scheme: scheme}
 	stop := func() error {
 		cancel()
 		if err := <-done; err != nil {
@@ -230,16 +236,24 @@ func (s *suite) mustCreate(t *testing.T, obj client.Object) {
 	}
 }
 
-// secret returns a Secret with one key, labelled for the operator's watch when watched is true.
-func secret(ns, name, key, value string, watched bool) *corev1.Secret {
-	s := &corev1.Secret{
+// secret returns a Secret with one key and no labels, as a user who never read the operator's
+// documentation would write it.
+func secret(ns, name, key, value string) *corev1.Secret {
+	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Data:       map[string][]byte{key: []byte(value)},
 	}
-	if watched {
-		s.Labels = map[string]string{WatchLabel: "true"}
+}
+
+// reconcilerWith returns a copy of the suite's reconciler that records no events and has its
+// options changed by mutate, for tests that call Reconcile themselves.
+func (s *suite) reconcilerWith(mutate func(*Options)) *DatabaseReconciler {
+	r := *s.reconciler
+	r.recorder = nopRecorder{}
+	if mutate != nil {
+		mutate(&r.opts)
 	}
-	return s
+	return &r
 }
 
 // decodeYAMLObjects splits a multi-document YAML stream into objects.

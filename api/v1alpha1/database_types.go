@@ -75,10 +75,11 @@ const (
 
 // StorageSpec describes the PersistentVolumeClaim <name>-data.
 type StorageSpec struct {
-	// Size of the volume. It may grow (where the StorageClass allows expansion), never shrink.
+	// Size of the volume. It may grow (where the StorageClass allows expansion), never shrink
+	// below the size the claim requests (status.storageSize): after a resize the StorageClass
+	// refused, setting it back to that size undoes the request.
 	// +kubebuilder:default="1Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="storage.size must be positive"
-	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="storage.size cannot shrink"
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
 
@@ -112,6 +113,7 @@ type AuthSpec struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`\S`
 	// +optional
 	DefaultRoles []string `json:"defaultRoles,omitempty"`
 
@@ -196,10 +198,12 @@ type WebKeySpec struct {
 	// +required
 	SecretRef SecretKeyRef `json:"secretRef"`
 
-	// Paths are globs relative to /rest ("*" one segment, "**" any number, including none).
+	// Paths are globs under /rest, starting with "/" ("*" one segment, "**" any number,
+	// including none): "/tasks/**".
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^/`
 	// +optional
 	Paths []string `json:"paths,omitempty"`
 
@@ -208,37 +212,43 @@ type WebKeySpec struct {
 	// +optional
 	Methods []HTTPMethod `json:"methods,omitempty"`
 
-	// Origins the key may be used from; empty means anywhere.
+	// Origins the key may be used from, such as "https://todo.example.com" (scheme, host and
+	// port; no path); empty means anywhere, and so does "*".
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^(\*|[hH][tT][tT][pP][sS]?://[^/?#\s]+/?)$`
 	// +optional
 	Origins []string `json:"origins,omitempty"`
 }
 
 // CORSSpec lists the origins allowed to call the API from a browser.
 type CORSSpec struct {
-	// AllowedOrigins such as "https://todo.example.com".
+	// AllowedOrigins such as "https://todo.example.com" (scheme, host and port; no path), or "*".
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^(\*|[hH][tT][tT][pP][sS]?://[^/?#\s]+/?)$`
 	// +optional
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 }
 
 // CollectionSpec declares a collection's indexes and who may access it.
 type CollectionSpec struct {
-	// Name of the collection.
+	// Name of the collection: a letter, then letters, digits, "_" or "-" (the dbserver's
+	// settings.CollectionName).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][-_a-zA-Z0-9]*$`
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][-_A-Za-z0-9]*$`
 	// +required
 	Name string `json:"name"`
 
-	// Indexes are the fields indexed for fast queries.
+	// Indexes are the fields indexed for fast queries: dotted field paths ("due",
+	// "owner.name"), not starting with "$", without empty segments.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[^$.][^.]*(\.[^.]+)*$`
 	// +optional
 	Indexes []string `json:"indexes,omitempty"`
 
@@ -248,6 +258,7 @@ type CollectionSpec struct {
 
 	// Access maps a role name to its rights on this collection.
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(role, role.matches('\\\\S'))",message="collections[].access: a role name must not be blank"
 	// +optional
 	Access map[string]RightsSpec `json:"access,omitempty"`
 }
@@ -310,9 +321,15 @@ type DatabaseStatus struct {
 	// CredentialsSecret names the Secret holding the generated keys.
 	// +optional
 	CredentialsSecret string `json:"credentialsSecret,omitempty"`
+
+	// StorageSize is the size the data claim requests. spec.storage.size may be set back to it
+	// after a resize the StorageClass refused.
+	// +optional
+	StorageSize *resource.Quantity `json:"storageSize,omitempty"`
 }
 
 // Database is a RestKube database: a dbserver with its data volume, keys and settings.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.spec) || !has(oldSelf.spec.storage) || !has(oldSelf.spec.storage.size) || !has(self.spec) || !has(self.spec.storage) || !has(self.spec.storage.size) || quantity(string(self.spec.storage.size)).compareTo(quantity(string(oldSelf.spec.storage.size))) >= 0 || (has(self.status) && has(self.status.storageSize) && quantity(string(self.spec.storage.size)).compareTo(quantity(string(self.status.storageSize))) == 0)",message="storage.size cannot shrink, except back to the size the claim requests (status.storageSize)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=rdb,categories=restkube

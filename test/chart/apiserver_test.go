@@ -226,10 +226,35 @@ func TestHelmInstallAndUninstall(t *testing.T) {
 		}
 	}
 
+	// The manager takes the leader-election Lease the chart made; an upgrade leaves its holder
+	// alone, and uninstalling removes the Lease.
+	leaseGVK := schema.GroupVersionKind{Group: "coordination.k8s.io", Version: "v1", Kind: "Lease"}
+	leaseKey := client.ObjectKey{Namespace: releaseNamespace, Name: "restkube-operator.db.restkube.dev"}
+	lease := &unstructured.Unstructured{}
+	lease.SetGroupVersionKind(leaseGVK)
+	if err := c.Get(ctx, leaseKey, lease); err != nil {
+		t.Fatalf("the chart made no leader-election Lease: %v", err)
+	}
+	if err := unstructured.SetNestedField(lease.Object, "restkube-abc_1", "spec", "holderIdentity"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(ctx, lease); err != nil {
+		t.Fatalf("taking the Lease as the manager would: %v", err)
+	}
+
 	// An upgrade with other values goes through (the CRD is updated in place, not recreated).
 	helm("upgrade", releaseName, chartDir(t), "--namespace", releaseNamespace, "--set", "replicaCount=2")
+	if err := c.Get(ctx, leaseKey, lease); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := unstructured.NestedString(lease.Object, "spec", "holderIdentity"); h != "restkube-abc_1" {
+		t.Errorf("after helm upgrade the Lease's holder is %q, want the manager's kept", h)
+	}
 
 	helm("uninstall", releaseName, "--namespace", releaseNamespace)
+	if err := c.Get(ctx, leaseKey, lease); !apierrors.IsNotFound(err) {
+		t.Errorf("leader-election Lease after uninstall: err = %v, want NotFound", err)
+	}
 	if err := c.Get(ctx, client.ObjectKey{Name: "databases.db.restkube.dev"}, crd); err != nil {
 		t.Errorf("the CRD did not survive helm uninstall: %v", err)
 	}

@@ -76,7 +76,7 @@ func TestRestKube(t *testing.T) {
 
 	manifest := fmt.Sprintf(`apiVersion: v1
 kind: Secret
-metadata: {name: todo-auth0, labels: {db.restkube.dev/watch: "true"}}
+metadata: {name: todo-auth0}
 stringData: {clientSecret: %q}
 ---
 apiVersion: db.restkube.dev/v1alpha1
@@ -354,8 +354,8 @@ spec:
 }
 
 // namespaceContents lists the objects in ns that an uninstalled operator should not leave:
-// everything except what Kubernetes puts in every namespace, events, and the leader-election
-// Lease (the manager's, not the chart's; it expires and is harmless).
+// everything except what Kubernetes puts in every namespace, and events. The leader-election
+// Lease is not excused: the chart owns it, so uninstalling removes it.
 func (e env) namespaceContents(ns string) ([]string, error) {
 	kinds, err := e.kubectlErr("api-resources", "--namespaced", "--verbs=list", "-o", "name")
 	if err != nil {
@@ -375,8 +375,7 @@ func (e env) namespaceContents(ns string) ([]string, error) {
 	var left []string
 	for _, o := range strings.Fields(out) {
 		switch {
-		case o == "configmap/kube-root-ca.crt", o == "serviceaccount/default",
-			strings.HasPrefix(o, "lease.coordination.k8s.io/"):
+		case o == "configmap/kube-root-ca.crt", o == "serviceaccount/default":
 			continue
 		}
 		left = append(left, o)
