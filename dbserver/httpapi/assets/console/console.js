@@ -183,7 +183,7 @@
 
   async function showList(coll) {
     const st = listState(coll);
-    const params = new URLSearchParams({ totals: "true", max: String(st.max), skip: String(st.skip) });
+    const params = new URLSearchParams({ totals: "true", metafields: "true", max: String(st.max), skip: String(st.skip) });
     if (st.q.trim()) params.set("q", st.q.trim());
     params.set("sort", st.sort || "_id");
     params.set("dir", st.dir);
@@ -269,7 +269,7 @@
             el("button", { type: "button", "aria-label": "Edit " + d._id, onclick: () => go("#/c/" + enc(coll) + "/edit/" + enc(d._id)) }, "Edit"), del));
       });
       body = el("table", { "aria-label": "Documents of " + coll },
-        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, all), el("th", { scope: "col" }, "_id"), fields.map((f) => el("th", { scope: "col" }, f)), el("th", { scope: "col", class: "num" }, "_version"), el("th", { scope: "col" }, el("span", { class: "muted" }, "")))),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, all), el("th", { scope: "col" }, "_id"), fields.map((f) => el("th", { scope: "col" }, f)), el("th", { scope: "col", class: "num" }, "_version"), el("th", { scope: "col", class: "actions" }, "Actions"))),
         el("tbody", {}, rows));
     }
     const from = docs.length ? st.skip + 1 : 0;
@@ -310,12 +310,12 @@
   async function showEditor(coll, id) {
     let doc = null;
     if (id) {
-      try { doc = await api("GET", docPath(coll, id)); } catch (err) { fail(err); return; }
+      try { doc = await api("GET", docPath(coll, id) + "?metafields=true"); } catch (err) { fail(err); return; }
     }
     const own = {};
     if (doc) for (const [k, v] of Object.entries(doc)) if (!SYSTEM.includes(k)) own[k] = v;
     const text = el("textarea", { id: "doc-json", class: "json", spellcheck: "false" }, JSON.stringify(own, null, 2));
-    const conflict = el("div", { id: "conflict", hidden: true });
+    const conflict = el("div", { id: "conflict", role: "alert", hidden: true });
     const save = el("button", { type: "submit", class: "primary", id: "save" }, id ? "Save changes" : "Create document");
     const form = el("form", { onsubmit: async (ev) => {
       ev.preventDefault();
@@ -340,10 +340,9 @@
           clearMessage();
           conflict.className = "conflict";
           conflict.replaceChildren(
-            el("p", {}, el("strong", {}, "Conflict: "), "someone else changed this document after you opened it (you edited version " + doc._version + "). Nothing was saved; your text is still in the editor."),
+            el("p", {}, el("strong", {}, "Conflict (412): "), "someone else changed this document after you opened it (you edited version " + doc._version + "). Nothing was saved; your text is still in the editor."),
             el("button", { type: "button", id: "reload-latest", onclick: () => showEditor(coll, id) }, "Load the latest version"));
           conflict.hidden = false;
-          say("warn", "Conflict (412): this document was changed by someone else since you opened it. Your changes were not saved.");
         } else fail(err);
       } finally { save.disabled = false; }
     } },
@@ -361,7 +360,7 @@
     const st = listState("users");
     let res;
     try {
-      res = await api("GET", "/rest/users?" + new URLSearchParams({ totals: "true", max: String(st.max), skip: String(st.skip), sort: "email" }));
+      res = await api("GET", "/rest/users?" + new URLSearchParams({ totals: "true", metafields: "true", max: String(st.max), skip: String(st.skip), sort: "email" }));
     } catch (err) { fail(err); return; }
     const rows = res.data.map((u) => {
       const toggle = el("button", { type: "button", "aria-label": (u.active ? "Deactivate " : "Activate ") + (u.email || u._id) }, u.active ? "Deactivate" : "Activate");
@@ -391,7 +390,7 @@
       el("p", { class: "muted" }, "External users are added on their first sign-in (or with POST /rest/users). Roles decide their rights; an inactive user is refused."),
       el("div", { class: "toolbar" }, el("button", { type: "button", class: "primary", id: "new-user", onclick: () => go("#/c/users/new") }, "New user")),
       rows.length ? el("table", { "aria-label": "Users" },
-        el("thead", {}, el("tr", {}, ["Email", "Name", "Roles", "Active", "Created"].map((h) => el("th", { scope: "col" }, h)), el("th", { scope: "col" }, el("span", { class: "muted" }, "")))),
+        el("thead", {}, el("tr", {}, ["Email", "Name", "Roles", "Active", "Created"].map((h) => el("th", { scope: "col" }, h)), el("th", { scope: "col", class: "actions" }, "Actions"))),
         el("tbody", {}, rows)) : el("div", { class: "empty" }, "No users yet."),
       el("div", { class: "pager" },
         el("span", { class: "muted" }, "Showing " + (res.data.length ? st.skip + 1 : 0) + "–" + (st.skip + res.data.length) + " of " + total),
@@ -402,6 +401,7 @@
   // ---- start --------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
     $("signin-form").addEventListener("submit", onSignin);
+    for (const a of document.querySelectorAll("nav a")) a.addEventListener("click", clearMessage);
     $("signout").addEventListener("click", () => { signOut(); clearMessage(); location.hash = ""; });
     window.addEventListener("hashchange", () => {
       // A message said just before this navigation (e.g. "Created …") is about it: keep it.
