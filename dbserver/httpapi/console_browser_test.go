@@ -66,7 +66,9 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Helper()
 		tab.WaitJS(fmt.Sprintf(`document.getElementById("view").dataset.view === %q`, name), 10*time.Second)
 	}
-	message := func() string { return tab.Eval(`document.getElementById("message").hidden ? "" : document.getElementById("message").textContent`) }
+	message := func() string {
+		return tab.Eval(`document.getElementById("message").hidden ? "" : document.getElementById("message").textContent`)
+	}
 	waitMessage := func(want string) {
 		t.Helper()
 		tab.WaitJS(fmt.Sprintf(`!document.getElementById("message").hidden && document.getElementById("message").textContent.includes(%q)`, want), 10*time.Second)
