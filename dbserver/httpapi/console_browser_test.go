@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/restkube/restkube/dbserver/media"
 	"github.com/restkube/restkube/internal/browsertest"
 )
 
@@ -36,7 +38,13 @@ func consoleArtifacts(t *testing.T) string {
 // the edit again, a single and a bulk delete, and the users. Every view is screenshotted and
 // checked for labels and keyboard reach.
 func TestConsoleInChromium(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(o *Options) {
+		a, err := media.Open(media.Options{Dir: filepath.Join(t.TempDir(), "media"), Store: o.Store, Registry: o.Registry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Media = a
+	})
 	e.seed("users", "api",
 		`{"email":"ann@example.com","displayname":"Ann Lee","roles":["external","editor"],"active":true}`,
 		`{"email":"ben@example.com","displayname":"Ben Ode","roles":["external"],"active":false}`)
@@ -273,6 +281,42 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	})
 
+	t.Run("media: upload with progress, a thumbnail, delete", func(t *testing.T) {
+		click("#nav-media")
+		view("media")
+		checkAccessible(t, tab, "media")
+		tab.Eval(fmt.Sprintf(`(() => {
+			const png = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+			const dt = new DataTransfer();
+			dt.items.add(new File([png], "photo.png", {type: "image/png"}));
+			dt.items.add(new File(["hello"], "notes.txt", {type: "text/plain"}));
+			document.getElementById("media-files").files = dt.files;
+			return "set";
+		})()`, base64.StdEncoding.EncodeToString(testPNG(t, 300, 150))))
+		click("#media-upload")
+		waitMessage("Uploaded 2 files")
+		tab.WaitJS(`(() => { const i = document.querySelector("td.thumb img"); return i && i.complete && i.naturalWidth === 128; })()`, 10*time.Second)
+		rows := tab.Eval(`[...document.querySelectorAll("#view tbody tr")].map(tr => tr.dataset.id + " " + tr.textContent).join("|")`)
+		if !strings.Contains(rows, "photo.png") || !strings.Contains(rows, "300 × 150") || !strings.Contains(rows, "notes.txt") {
+			t.Errorf("media rows %q lack the uploads", rows)
+		}
+		checkAccessible(t, tab, "media with files")
+		shot("7-media")
+		txt := tab.Eval(`[...document.querySelectorAll("#view tbody tr")].find(tr => tr.textContent.includes("notes.txt")).dataset.id`)
+		if r := e.do("GET", "/media/"+txt+"/meta", key(fullKey), ""); r.status != 200 {
+			t.Fatalf("meta of the upload: %d %s", r.status, r.body)
+		}
+		click(`button[aria-label="Delete notes.txt"]`)
+		click(`button[aria-label="Confirm deleting notes.txt"]`)
+		waitMessage("Deleted notes.txt")
+		if r := e.do("GET", "/media/"+txt+"/meta", key(fullKey), ""); r.status != 404 {
+			t.Errorf("meta after the delete: %d, want 404", r.status)
+		}
+		setValue("#media-id", "000000000000000000000000")
+		click("#media-lookup")
+		waitMessage("Error 404")
+	})
+
 	t.Run("sign out forgets the key", func(t *testing.T) {
 		click("#signout")
 		tab.WaitJS(`!document.getElementById("signin").hidden`, 10*time.Second)
@@ -285,8 +329,9 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Error("the server's logs hold the key")
 	}
 	for _, p := range tab.Problems() {
-		// The refused key (401), the conflict (412) and the bad query (400) log failed fetches.
-		if !strings.Contains(p, "401") && !strings.Contains(p, "412") && !strings.Contains(p, "400") {
+		// The refused key (401), the conflict (412), the bad query (400) and the unknown media
+		// id (404) log failed fetches.
+		if !strings.Contains(p, "401") && !strings.Contains(p, "412") && !strings.Contains(p, "400") && !strings.Contains(p, "404") {
 			t.Errorf("console: %s", p)
 		}
 	}

@@ -6,7 +6,7 @@
   const KEY = "restkube.console.apikey";
   const SYSTEM = ["_id", "_created", "_changed", "_createdby", "_changedby", "_version", "_parent_id", "_parent_def", "_parent_field"];
   const BULK_CHUNK = 50;
-  const state = { lists: {} }; // per collection: q, sort, dir, max, skip, mode, selected
+  const state = { lists: {}, media: [] }; // per collection: q, sort, dir, max, skip, mode, selected
   const $ = (id) => document.getElementById(id);
 
   // el builds an element: el("button", {type: "button", onclick: f}, "text", child...).
@@ -89,6 +89,7 @@
   function signOut() {
     sessionStorage.removeItem(KEY);
     state.lists = {};
+    state.media = [];
     showSignin();
   }
   function showSignin() {
@@ -126,6 +127,8 @@
     const parts = (location.hash.replace(/^#\/?/, "") || "").split("/").map(decodeURIComponent);
     $("nav-collections").removeAttribute("aria-current");
     $("nav-users").removeAttribute("aria-current");
+    $("nav-media").removeAttribute("aria-current");
+    if (parts[0] === "media") { $("nav-media").setAttribute("aria-current", "page"); return showMedia(); }
     if (parts[0] === "users") { $("nav-users").setAttribute("aria-current", "page"); return showUsers(); }
     $("nav-collections").setAttribute("aria-current", "page");
     if (parts[0] === "c" && parts[1]) {
@@ -396,6 +399,105 @@
         el("span", { class: "muted" }, "Showing " + (res.data.length ? st.skip + 1 : 0) + "–" + (st.skip + res.data.length) + " of " + total),
         el("button", { type: "button", disabled: st.skip === 0, onclick: () => { st.skip = Math.max(0, st.skip - st.max); showUsers(); } }, "Previous page"),
         el("button", { type: "button", disabled: st.skip + res.data.length >= total, onclick: () => { st.skip += st.max; showUsers(); } }, "Next page"))));
+  }
+
+  // ---- media --------------------------------------------------------------------------
+  // The archive has no listing route (as on restdb.io): the view shows what was uploaded or
+  // looked up in this tab.
+  function errorFromXHR(xhr) {
+    try {
+      const d = JSON.parse(xhr.responseText);
+      return new ApiError(d.status || xhr.status, d.name || xhr.statusText, d.message || xhr.statusText, d.list);
+    } catch (e) {
+      return new ApiError(xhr.status, xhr.statusText, xhr.status === 0 ? "the server could not be reached" : xhr.statusText);
+    }
+  }
+  function upload(files, onProgress) {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const f of files) form.append("file", f, f.name);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/media");
+      xhr.setRequestHeader("x-apikey", sessionStorage.getItem(KEY) || "");
+      xhr.upload.addEventListener("progress", (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total); });
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 201) { try { resolve(JSON.parse(xhr.responseText)); } catch (e) { reject(e); } return; }
+        if (xhr.status === 401) signOut();
+        reject(errorFromXHR(xhr));
+      });
+      xhr.addEventListener("error", () => reject(errorFromXHR(xhr)));
+      xhr.send(form);
+    });
+  }
+  async function addMedia(id) {
+    const meta = await api("GET", "/media/" + enc(id) + "/meta");
+    state.media = [meta, ...state.media.filter((m) => m._id !== meta._id)];
+  }
+  function size(n) {
+    if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+    if (n >= 1024) return (n / 1024).toFixed(1) + " KiB";
+    return n + " B";
+  }
+  function showMedia() {
+    const files = el("input", { type: "file", id: "media-files", name: "files", multiple: true, required: true });
+    const bar = el("progress", { id: "upload-progress", max: "1", value: "0" });
+    const status = el("span", { id: "upload-status" });
+    const progress = el("div", { class: "progress", hidden: true }, el("label", { for: "upload-progress" }, "Uploading"), bar, status);
+    const send = el("button", { type: "submit", class: "primary", id: "media-upload" }, "Upload");
+    const up = el("form", { class: "toolbar", "aria-label": "Upload", onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (!files.files.length) return;
+      send.disabled = true;
+      progress.hidden = false;
+      try {
+        const res = await upload([...files.files], (done, total) => { bar.max = total; bar.value = done; status.textContent = Math.round(100 * done / total) + "%"; });
+        for (const id of res.ids) await addMedia(id);
+        say("info", "Uploaded " + res.ids.length + (res.ids.length === 1 ? " file." : " files."));
+        showMedia();
+      } catch (err) {
+        fail(err);
+        send.disabled = false;
+        progress.hidden = true;
+      }
+    } },
+      el("div", { class: "field" }, el("label", { for: "media-files" }, "Files to upload"), files), send);
+    const idInput = el("input", { id: "media-id", name: "id", required: true, size: 28, spellcheck: "false", placeholder: "24 hex characters" });
+    const find = el("form", { class: "toolbar", "aria-label": "Look up", onsubmit: async (ev) => {
+      ev.preventDefault();
+      try { await addMedia(idInput.value.trim()); clearMessage(); showMedia(); } catch (err) { fail(err); }
+    } },
+      el("div", { class: "field" }, el("label", { for: "media-id" }, "Look up a media id"), idInput),
+      el("button", { type: "submit", id: "media-lookup" }, "Look up"));
+    const rows = state.media.map((m) => {
+      const del = el("button", { type: "button", class: "danger", "aria-label": "Delete " + m.origname }, "Delete");
+      let armed = false;
+      del.addEventListener("click", async () => {
+        if (!armed) { armed = true; del.textContent = "Confirm"; del.setAttribute("aria-label", "Confirm deleting " + m.origname); return; }
+        try {
+          await api("DELETE", "/media/" + enc(m._id));
+          state.media = state.media.filter((x) => x._id !== m._id);
+          say("info", "Deleted " + m.origname + ".");
+        } catch (err) { fail(err); }
+        showMedia();
+      });
+      const isImage = /^image\//.test(m.mimetype || "") && m.width;
+      return el("tr", { "data-id": m._id },
+        el("td", { class: "thumb" }, isImage ? el("img", { src: "/media/" + enc(m._id) + "?s=t", alt: m.origname, width: "64" }) : el("span", { class: "pill" }, (m.mimetype || "file").split(";")[0].split("/").pop())),
+        el("td", {}, m.origname),
+        el("td", { class: "mono" }, m._id),
+        el("td", {}, m.mimetype || ""),
+        el("td", { class: "num" }, size(m.size || 0)),
+        el("td", {}, m.width ? m.width + " × " + m.height : ""),
+        el("td", { class: "actions" },
+          el("a", { href: "/media/" + enc(m._id), target: "_blank", rel: "noopener noreferrer", class: "button-link" }, "Open"), del));
+    });
+    setView(el("div", { "data-name": "media" },
+      el("h1", {}, "Media archive"),
+      el("p", { class: "muted" }, "Files live beside the collections; documents refer to them by id. The archive has no listing: this page shows the files uploaded or looked up here. A file's URL needs no key (its random id is the capability)."),
+      el("div", { class: "card" }, up, progress, find),
+      rows.length ? el("table", { "aria-label": "Media files" },
+        el("thead", {}, el("tr", {}, ["Preview", "Name", "Id", "Type", "Size", "Pixels"].map((h) => el("th", { scope: "col", class: h === "Size" ? "num" : null }, h)), el("th", { scope: "col", class: "actions" }, "Actions"))),
+        el("tbody", {}, rows)) : el("div", { class: "empty" }, "No files shown yet: upload some, or look one up by its id.")));
   }
 
   // ---- start --------------------------------------------------------------------------
