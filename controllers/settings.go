@@ -25,6 +25,7 @@ import (
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
 	"github.com/restkube/restkube/dbserver/settings"
+	"k8s.io/utils/ptr"
 )
 
 // secretValues holds the values of the Secret keys a Database references, read by the
@@ -81,6 +82,9 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 		}
 		s.Collections = append(s.Collections, col)
 	}
+	// Written always, so that the dbserver's own default (on, for standalone use) never
+	// applies in a cluster: the console is off unless spec.console.enabled.
+	s.Console = &settings.Console{Enabled: ptr.To(db.Spec.Console != nil && db.Spec.Console.Enabled)}
 	if l := db.Spec.Limits; l != nil {
 		if l.MaxBodyBytes != nil {
 			s.Limits.MaxBodyBytes = *l.MaxBodyBytes

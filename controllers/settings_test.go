@@ -22,12 +22,13 @@ func TestSettingsFor(t *testing.T) {
 	}{
 		"an empty spec renders empty settings": {
 			mutate: func(db *dbv1.Database) { db.Spec = dbv1.DatabaseSpec{} },
-			want:   settings.Settings{},
+			want:   settings.Settings{Console: &settings.Console{Enabled: ptr.To(false)}},
 		},
 		"the full example renders every section, with the web key's value resolved": {
 			mutate: func(db *dbv1.Database) {
 				db.Spec.Auth.DefaultRoles = []string{"external"}
 				db.Spec.Limits = &dbv1.LimitsSpec{MaxBodyBytes: ptr.To[int64](2048), MaxPageSize: ptr.To[int32](50), MaxMediaBytes: ptr.To[int64](1 << 30), MaxDocumentBytes: ptr.To[int32](4096)}
+				db.Spec.Console = &dbv1.ConsoleSpec{Enabled: true}
 			},
 			want: settings.Settings{
 				Auth: settings.Auth{
@@ -43,7 +44,8 @@ func TestSettingsFor(t *testing.T) {
 					Name: "tasks", Indexes: []string{"done", "due"}, Private: true,
 					Access: map[string]settings.Rights{"external": {Read: true, Write: true}},
 				}},
-				Limits: settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50, MaxMediaBytes: 1 << 30, MaxDocumentBytes: 4096},
+				Limits:  settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50, MaxMediaBytes: 1 << 30, MaxDocumentBytes: 4096},
+				Console: &settings.Console{Enabled: ptr.To(true)},
 			},
 		},
 		"an issuer is passed through for non-Auth0 providers": {
@@ -52,7 +54,10 @@ func TestSettingsFor(t *testing.T) {
 					Issuer: "http://127.0.0.1:9999/", ClientID: "c",
 				}}}
 			},
-			want: settings.Settings{Auth: settings.Auth{Enabled: true, Auth0: &settings.Auth0{Issuer: "http://127.0.0.1:9999/", ClientID: "c"}}},
+			want: settings.Settings{
+				Auth:    settings.Auth{Enabled: true, Auth0: &settings.Auth0{Issuer: "http://127.0.0.1:9999/", ClientID: "c"}},
+				Console: &settings.Console{Enabled: ptr.To(false)},
+			},
 		},
 	}
 	for name, tc := range cases {

@@ -264,6 +264,14 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String(), "version", version.String(), "dataDir", f.dataDir, "configDir", f.configDir)
+	if cfg := src.Current(); cfg != nil && cfg.Settings.ConsoleEnabled() {
+		u := consoleURL(ln.Addr())
+		if f.configDir == "" {
+			// Standalone: tell the person who started it where to look.
+			fmt.Fprintf(stdout, "Console: %s\n", u)
+		}
+		logger.Info("web console", "url", u)
+	}
 
 	select {
 	case err := <-served:
@@ -281,6 +289,19 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// consoleURL is the web console's address on the listener addr: a wildcard address (":8080")
+// is shown as localhost.
+func consoleURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/console/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/console/"
 }
 
 // latest hands the newest value set to one consumer: values set while the consumer is busy

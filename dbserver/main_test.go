@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -301,6 +302,13 @@ func TestStandaloneGeneratesKeysOnce(t *testing.T) {
 			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
 		}
 	}
+	// Standalone, the console is on and its address printed with the key.
+	console := regexp.MustCompile(`(?m)^Console: (http://127\.0\.0\.1:\d+/console/)$`).FindStringSubmatch(p.out())
+	if console == nil || console[1] != p.addr+"/console/" {
+		t.Errorf("stdout %q does not print the console's URL %s/console/", p.out(), p.addr)
+	} else if s := p.status("GET", "/console/", "", ""); s != 200 {
+		t.Errorf("GET /console/: %d, want 200", s)
+	}
 	if s := p.status("POST", "/rest/notes", key, `{"text":"kept"}`); s != 201 {
 		t.Fatalf("create with the printed key: %d", s)
 	}
@@ -489,6 +497,24 @@ func TestIndexesFollowSettings(t *testing.T) {
 	})
 	if code := p.stop(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0:\n%s", code, p.logs())
+	}
+}
+
+func TestConsoleURL(t *testing.T) {
+	cases := map[string]string{
+		"[::]:8080":      "http://localhost:8080/console/",
+		"0.0.0.0:8080":   "http://localhost:8080/console/",
+		"127.0.0.1:9000": "http://127.0.0.1:9000/console/",
+		"[::1]:9000":     "http://[::1]:9000/console/",
+	}
+	for in, want := range cases {
+		addr, err := net.ResolveTCPAddr("tcp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := consoleURL(addr); got != want {
+			t.Errorf("consoleURL(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
 

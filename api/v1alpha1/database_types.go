@@ -60,6 +60,19 @@ type DatabaseSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Image string `json:"image,omitempty"`
+
+	// Console serves the web console at /console/ (off unless enabled: in a cluster the
+	// database's API is often exposed to the internet, and the console is opt-in).
+	// +optional
+	Console *ConsoleSpec `json:"console,omitempty"`
+}
+
+// ConsoleSpec configures the dbserver's web console.
+type ConsoleSpec struct {
+	// Enabled serves the console at /console/. It signs in with the full-access key and
+	// uses only the public API.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
 }
 
 // DeletionPolicy says what happens to the data volume when its Database is deleted.

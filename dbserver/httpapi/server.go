@@ -105,6 +105,7 @@ func New(opts Options) (*Server, error) {
 	// whose dependency in Options is nil is not mounted, and its paths are a JSON 404.
 	s.bindHealth(reg)
 	s.bindRest()
+	s.bindConsole()
 	if opts.Auth != nil {
 		s.bindAuth(opts.Auth)
 	}

@@ -20,7 +20,10 @@ func TestParse(t *testing.T) {
 			"cors": {"allowedOrigins": ["https://todo.example.com"]},
 			"collections": [{"name": "tasks", "indexes": ["done", "due"], "private": true,
 			                 "access": {"external": {"read": true, "write": true}}}],
-			"limits": {"maxBodyBytes": 1048576, "maxPageSize": 10000}}`},
+			"limits": {"maxBodyBytes": 1048576, "maxPageSize": 10000},
+			"console": {"enabled": false}}`},
+		"console.enabled must be a boolean":    {json: `{"console": {"enabled": "no"}}`, wantErr: []string{"console.enabled"}},
+		"an unknown console field is named":    {json: `{"console": {"path": "/admin"}}`, wantErr: []string{`"path"`}},
 		"an unknown field is named":            {json: `{"auth": {"enabeld": true}}`, wantErr: []string{`"enabeld"`}},
 		"a wrong type is an error":             {json: `{"auth": {"enabled": "yes"}}`, wantErr: []string{"auth.enabled"}},
 		"trailing data is an error":            {json: `{} {}`, wantErr: []string{"trailing"}},
@@ -77,6 +80,24 @@ func TestDefaults(t *testing.T) {
 	kept := Settings{Auth: Auth{TokenTTL: "5m"}, Limits: Limits{MaxBodyBytes: 10}}.WithDefaults()
 	if kept.TokenTTLDuration() != 5*time.Minute || kept.Limits.MaxBodyBytes != 10 {
 		t.Errorf("explicit values were overwritten: %+v", kept)
+	}
+}
+
+func TestConsoleEnabled(t *testing.T) {
+	cases := map[string]bool{
+		``:                                true,
+		`{"console": {}}`:                 true,
+		`{"console": {"enabled": true}}`:  true,
+		`{"console": {"enabled": false}}`: false,
+	}
+	for raw, want := range cases {
+		s, err := Parse([]byte(raw))
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", raw, err)
+		}
+		if got := s.ConsoleEnabled(); got != want {
+			t.Errorf("ConsoleEnabled(%s) = %v, want %v", raw, got, want)
+		}
 	}
 }
 

@@ -11,6 +11,21 @@ type Settings struct {
 	CORS        CORS         `json:"cors,omitempty"`
 	Collections []Collection `json:"collections,omitempty"`
 	Limits      Limits       `json:"limits,omitempty"`
+	// Console configures the web console at /console/; absent means on (see ConsoleEnabled).
+	Console *Console `json:"console,omitempty"`
+}
+
+// Console configures the web console the dbserver serves at /console/.
+type Console struct {
+	// Enabled serves the console; nil means on. The operator always writes it, false unless
+	// the Database's spec.console.enabled is true.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// ConsoleEnabled reports whether /console/ is served: on unless console.enabled is false, so
+// a standalone dbserver (no settings.json) has its console.
+func (s *Settings) ConsoleEnabled() bool {
+	return s.Console == nil || s.Console.Enabled == nil || *s.Console.Enabled
 }
 
 // Auth configures access for external users (Auth0 or any OIDC issuer).

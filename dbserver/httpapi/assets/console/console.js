@@ -1,0 +1,516 @@
+// RestKube console: a small single-page app over the public /rest API. It holds the
+// full-access key in this tab's session storage only and sends it as the x-apikey header;
+// nothing is ever put in a URL. No framework, no build step.
+"use strict";
+(function () {
+  const KEY = "restkube.console.apikey";
+  const SYSTEM = ["_id", "_created", "_changed", "_createdby", "_changedby", "_version", "_parent_id", "_parent_def", "_parent_field"];
+  const BULK_CHUNK = 50;
+  const state = { lists: {}, media: [] }; // per collection: q, sort, dir, max, skip, mode, selected
+  const $ = (id) => document.getElementById(id);
+
+  // el builds an element: el("button", {type: "button", onclick: f}, "text", child...).
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === undefined || c === null || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  // ---- API ----------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, name, message, list) {
+      super(message);
+      this.status = status; this.name = name || "Error"; this.list = list || [];
+    }
+    describe() {
+      let s = "Error " + this.status + (this.name && this.name !== "Error" ? " (" + this.name + ")" : "") + ": " + this.message;
+      if (this.list.length) s += " — " + this.list.map((x) => typeof x === "string" ? x : JSON.stringify(x)).join("; ");
+      return s;
+    }
+  }
+
+  async function api(method, path, opts) {
+    opts = opts || {};
+    const headers = { "x-apikey": sessionStorage.getItem(KEY) || "" };
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    Object.assign(headers, opts.headers || {});
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, cache: "no-store", credentials: "omit", body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    } catch (e) {
+      throw new ApiError(0, "NetworkError", "the server could not be reached (" + e.message + ")");
+    }
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!resp.ok) {
+      const err = data && typeof data === "object" && !Array.isArray(data)
+        ? new ApiError(data.status || resp.status, data.name || resp.statusText, data.message || resp.statusText, data.list)
+        : new ApiError(resp.status, resp.statusText, (text || resp.statusText).slice(0, 300));
+      if (resp.status === 401) { signOut(); }
+      throw err;
+    }
+    return data;
+  }
+
+  const enc = encodeURIComponent;
+  const collPath = (c) => "/rest/" + enc(c);
+  const docPath = (c, id) => "/rest/" + enc(c) + "/" + enc(id);
+
+  // ---- messages -----------------------------------------------------------------------
+  let saidAt = 0;
+  function say(kind, text, ...extra) {
+    saidAt = Date.now();
+    const m = $("message");
+    m.className = kind;
+    m.replaceChildren(text, ...extra);
+    m.hidden = false;
+  }
+  function clearMessage() { const m = $("message"); m.hidden = true; m.replaceChildren(); }
+  function fail(err) {
+    if (err instanceof ApiError) {
+      if (err.status === 401) say("error", "Signed out: the server refused the key (" + err.message + "). Sign in again.");
+      else say("error", err.describe());
+    } else say("error", String(err && err.message ? err.message : err));
+  }
+
+  // ---- sign-in ------------------------------------------------------------------------
+  function signedIn() { return !!sessionStorage.getItem(KEY); }
+  function signOut() {
+    sessionStorage.removeItem(KEY);
+    state.lists = {};
+    state.media = [];
+    showSignin();
+  }
+  function showSignin() {
+    $("nav").hidden = true;
+    $("view").hidden = true;
+    $("view").replaceChildren();
+    $("signin").hidden = false;
+    $("apikey").focus();
+  }
+  async function onSignin(ev) {
+    ev.preventDefault();
+    const key = $("apikey").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY, key);
+    try {
+      await api("GET", "/rest/_meta");
+    } catch (err) {
+      sessionStorage.removeItem(KEY);
+      if (err instanceof ApiError && err.status === 401) say("error", "Sign-in failed: " + err.message + ".");
+      else fail(err);
+      return;
+    }
+    $("apikey").value = "";
+    clearMessage();
+    if (!location.hash || location.hash === "#") location.hash = "#/";
+    route();
+  }
+
+  // ---- routing ------------------------------------------------------------------------
+  function route() {
+    if (!signedIn()) { showSignin(); return; }
+    $("signin").hidden = true;
+    $("nav").hidden = false;
+    $("view").hidden = false;
+    const parts = (location.hash.replace(/^#\/?/, "") || "").split("/").map(decodeURIComponent);
+    $("nav-collections").removeAttribute("aria-current");
+    $("nav-users").removeAttribute("aria-current");
+    $("nav-media").removeAttribute("aria-current");
+    if (parts[0] === "media") { $("nav-media").setAttribute("aria-current", "page"); return showMedia(); }
+    if (parts[0] === "users") { $("nav-users").setAttribute("aria-current", "page"); return showUsers(); }
+    $("nav-collections").setAttribute("aria-current", "page");
+    if (parts[0] === "c" && parts[1]) {
+      if (parts[2] === "new") return showEditor(parts[1], null);
+      if (parts[2] === "edit" && parts[3]) return showEditor(parts[1], parts[3]);
+      return showList(parts[1]);
+    }
+    return showCollections();
+  }
+  function go(hash) { if (location.hash === hash) route(); else location.hash = hash; }
+  function setView(...children) {
+    const v = $("view");
+    v.replaceChildren(...children);
+    v.dataset.view = children.length && children[0].dataset ? (children[0].dataset.name || "") : "";
+  }
+
+  // ---- collections --------------------------------------------------------------------
+  async function showCollections() {
+    let meta;
+    try { meta = await api("GET", "/rest/_meta"); } catch (err) { fail(err); return; }
+    const rows = meta.map((m) => {
+      const count = el("td", { class: "num", "data-count": m.name }, "…");
+      api("GET", collPath(m.name) + "?totals=true&max=1&h=" + enc(JSON.stringify({ $fields: { _id: 1 } })))
+        .then((r) => { count.textContent = String(r.totals.total); })
+        .catch(() => { count.textContent = "?"; });
+      return el("tr", {},
+        el("td", {}, el("a", { href: m.name === "users" ? "#/users" : "#/c/" + enc(m.name) }, m.name)),
+        count,
+        el("td", {}, m.indexes.length ? m.indexes.map((i) => el("span", { class: "pill" }, i)) : el("span", { class: "muted" }, "none")),
+        el("td", {}, m.private ? "private" : "shared", m.system ? el("span", { class: "pill" }, "system") : null));
+    });
+    const name = el("input", { id: "open-name", name: "collection", required: true, pattern: "[A-Za-z][A-Za-z0-9_\\-]{0,63}", placeholder: "e.g. orders" });
+    const open = el("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); if (name.value) go("#/c/" + enc(name.value.trim())); } },
+      el("div", { class: "field" }, el("label", { for: "open-name" }, "Open or start a collection"), name),
+      el("button", { type: "submit" }, "Open"));
+    setView(el("div", { "data-name": "collections" },
+      el("h1", {}, "Collections"),
+      open,
+      el("table", { "aria-label": "Collections" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Name"), el("th", { scope: "col", class: "num" }, "Documents"), el("th", { scope: "col" }, "Indexes"), el("th", { scope: "col" }, "Access"))),
+        el("tbody", {}, rows)),
+      el("p", { class: "muted" }, "A collection exists once it holds a document; open a new name to create its first one.")));
+  }
+
+  // ---- documents ----------------------------------------------------------------------
+  function listState(coll) {
+    if (!state.lists[coll]) state.lists[coll] = { q: "", sort: "_id", dir: "1", max: 20, skip: 0, mode: "table", selected: new Set() };
+    return state.lists[coll];
+  }
+  function cell(v) {
+    if (v === undefined) return "";
+    if (v === null) return "null";
+    return typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+
+  async function showList(coll) {
+    const st = listState(coll);
+    const params = new URLSearchParams({ totals: "true", metafields: "true", max: String(st.max), skip: String(st.skip) });
+    if (st.q.trim()) params.set("q", st.q.trim());
+    params.set("sort", st.sort || "_id");
+    params.set("dir", st.dir);
+    let res;
+    try {
+      res = await api("GET", collPath(coll) + "?" + params);
+    } catch (err) {
+      fail(err);
+      res = { data: [], totals: { total: 0, count: 0, skip: st.skip, max: st.max } };
+    }
+    const docs = res.data;
+    const total = res.totals.total;
+    st.selected = new Set([...st.selected].filter((id) => docs.some((d) => d._id === id)));
+
+    const q = el("input", { id: "q", name: "q", value: st.q, placeholder: '{"status": "open"}', spellcheck: "false" });
+    const sort = el("input", { id: "sort", name: "sort", value: st.sort, size: 10 });
+    const dir = el("select", { id: "dir", name: "dir" }, el("option", { value: "1" }, "ascending"), el("option", { value: "-1" }, "descending"));
+    dir.value = st.dir;
+    const max = el("select", { id: "max", name: "max" }, [10, 20, 50, 100].map((n) => el("option", { value: String(n) }, String(n))));
+    max.value = String(st.max);
+    const apply = (ev) => {
+      ev.preventDefault();
+      if (q.value.trim()) {
+        try { JSON.parse(q.value); } catch (e) { say("error", "The query is not valid JSON: " + e.message); return; }
+      }
+      clearMessage();
+      Object.assign(st, { q: q.value, sort: sort.value.trim() || "_id", dir: dir.value, max: Number(max.value), skip: 0 });
+      showList(coll);
+    };
+    const queryForm = el("form", { class: "toolbar", onsubmit: apply, "aria-label": "Query" },
+      el("div", { class: "field grow" }, el("label", { for: "q" }, "Query (q, JSON)"), q),
+      el("div", { class: "field" }, el("label", { for: "sort" }, "Sort by"), sort),
+      el("div", { class: "field" }, el("label", { for: "dir" }, "Direction"), dir),
+      el("div", { class: "field" }, el("label", { for: "max" }, "Per page"), max),
+      el("button", { type: "submit", class: "primary", id: "apply" }, "Run query"));
+
+    const progress = el("div", { class: "progress", hidden: true },
+      el("label", { for: "bulk-progress" }, "Deleting"), el("progress", { id: "bulk-progress", max: "1", value: "0" }), el("span", { id: "bulk-status" }));
+    const delSel = el("button", { type: "button", class: "danger", id: "delete-selected", disabled: st.selected.size === 0 }, "Delete selected (" + st.selected.size + ")");
+    let armed = false;
+    delSel.addEventListener("click", async () => {
+      if (!armed) { armed = true; delSel.textContent = "Confirm: delete " + st.selected.size + " documents"; return; }
+      await bulkDelete(coll, [...st.selected], progress);
+    });
+    const modeBtn = (mode, label) => el("button", { type: "button", "aria-pressed": st.mode === mode ? "true" : "false", id: "mode-" + mode, onclick: () => { st.mode = mode; showList(coll); } }, label);
+    const actions = el("div", { class: "toolbar" },
+      el("button", { type: "button", class: "primary", id: "new-doc", onclick: () => go("#/c/" + enc(coll) + "/new") }, "New document"),
+      delSel, el("span", { class: "spacer" }), modeBtn("table", "Table"), modeBtn("json", "JSON"));
+
+    let body;
+    if (docs.length === 0) {
+      body = el("div", { class: "empty" }, total === 0 && !st.q.trim() ? "This collection has no documents yet. Use “New document” to create the first one." : "No documents match this query.");
+    } else if (st.mode === "json") {
+      body = el("pre", { class: "json", id: "json-view", tabindex: "0", "aria-label": "Documents as JSON" }, JSON.stringify(docs, null, 2));
+    } else {
+      const fields = [];
+      for (const d of docs) for (const k of Object.keys(d)) if (!SYSTEM.includes(k) && !fields.includes(k) && fields.length < 6) fields.push(k);
+      const all = el("input", { type: "checkbox", id: "select-all", "aria-label": "Select all documents on this page", checked: docs.length > 0 && docs.every((d) => st.selected.has(d._id)) });
+      all.addEventListener("change", () => { for (const d of docs) { if (all.checked) st.selected.add(d._id); else st.selected.delete(d._id); } showList(coll); });
+      const rows = docs.map((d) => {
+        const box = el("input", { type: "checkbox", "aria-label": "Select " + d._id, checked: st.selected.has(d._id) });
+        box.addEventListener("change", () => { if (box.checked) st.selected.add(d._id); else st.selected.delete(d._id); showList(coll); });
+        const del = el("button", { type: "button", class: "danger", "aria-label": "Delete " + d._id }, "Delete");
+        let armedOne = false;
+        del.addEventListener("click", async () => {
+          if (!armedOne) { armedOne = true; del.textContent = "Confirm"; del.setAttribute("aria-label", "Confirm deleting " + d._id); return; }
+          try {
+            await api("DELETE", docPath(coll, d._id), { headers: { "if-match": '"' + d._version + '"' } });
+            st.selected.delete(d._id);
+            say("info", "Deleted " + d._id + ".");
+          } catch (err) {
+            if (err instanceof ApiError && err.status === 412) say("warn", "Not deleted: someone changed " + d._id + " after this page was loaded. Look at it again before deleting.");
+            else fail(err);
+          }
+          showList(coll);
+        });
+        return el("tr", { "data-id": d._id },
+          el("td", {}, box),
+          el("td", { class: "mono" }, d._id),
+          fields.map((f) => el("td", { class: "value", title: cell(d[f]) }, cell(d[f]))),
+          el("td", { class: "num" }, String(d._version)),
+          el("td", { class: "actions" },
+            el("button", { type: "button", "aria-label": "Edit " + d._id, onclick: () => go("#/c/" + enc(coll) + "/edit/" + enc(d._id)) }, "Edit"), del));
+      });
+      body = el("table", { "aria-label": "Documents of " + coll },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, all), el("th", { scope: "col" }, "_id"), fields.map((f) => el("th", { scope: "col" }, f)), el("th", { scope: "col", class: "num" }, "_version"), el("th", { scope: "col", class: "actions" }, "Actions"))),
+        el("tbody", {}, rows));
+    }
+    const from = docs.length ? st.skip + 1 : 0;
+    const pager = el("div", { class: "pager" },
+      el("span", { class: "muted", id: "totals" }, "Showing " + from + "–" + (st.skip + docs.length) + " of " + total),
+      el("button", { type: "button", id: "prev", disabled: st.skip === 0, onclick: () => { st.skip = Math.max(0, st.skip - st.max); showList(coll); } }, "Previous page"),
+      el("button", { type: "button", id: "next", disabled: st.skip + docs.length >= total, onclick: () => { st.skip += st.max; showList(coll); } }, "Next page"));
+    setView(el("div", { "data-name": "documents" },
+      el("div", { class: "title-row" }, el("h1", {}, coll), el("span", { class: "muted" }, total + " documents")),
+      queryForm, actions, progress, body, pager));
+  }
+
+  async function bulkDelete(coll, ids, progress) {
+    const bar = progress.querySelector("progress");
+    const status = progress.querySelector("span");
+    progress.hidden = false;
+    bar.max = ids.length; bar.value = 0;
+    let deleted = 0;
+    for (let i = 0; i < ids.length; i += BULK_CHUNK) {
+      const chunk = ids.slice(i, i + BULK_CHUNK);
+      try {
+        const r = await api("DELETE", collPath(coll) + "/*", { body: chunk });
+        deleted += r.result.length;
+      } catch (err) {
+        fail(err);
+        listState(coll).selected.clear();
+        return showList(coll);
+      }
+      bar.value = Math.min(ids.length, i + chunk.length);
+      status.textContent = bar.value + " of " + ids.length;
+    }
+    listState(coll).selected.clear();
+    say("info", "Deleted " + deleted + " of " + ids.length + " selected documents" + (deleted < ids.length ? " (the others were already gone)." : "."));
+    showList(coll);
+  }
+
+  // ---- editor -------------------------------------------------------------------------
+  async function showEditor(coll, id) {
+    let doc = null;
+    if (id) {
+      try { doc = await api("GET", docPath(coll, id) + "?metafields=true"); } catch (err) { fail(err); return; }
+    }
+    const own = {};
+    if (doc) for (const [k, v] of Object.entries(doc)) if (!SYSTEM.includes(k)) own[k] = v;
+    const text = el("textarea", { id: "doc-json", class: "json", spellcheck: "false" }, JSON.stringify(own, null, 2));
+    const conflict = el("div", { id: "conflict", role: "alert", hidden: true });
+    const save = el("button", { type: "submit", class: "primary", id: "save" }, id ? "Save changes" : "Create document");
+    const form = el("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      let body;
+      try { body = JSON.parse(text.value); } catch (e) { say("error", "The document is not valid JSON: " + e.message); return; }
+      if (!body || typeof body !== "object" || Array.isArray(body)) { say("error", "A document must be a JSON object ({ … })."); return; }
+      save.disabled = true;
+      try {
+        if (!id) {
+          const created = await api("POST", collPath(coll), { body });
+          say("info", "Created document " + created._id + " in " + coll + ".");
+          go("#/c/" + enc(coll));
+        } else {
+          const removed = Object.keys(own).filter((k) => !(k in body));
+          if (removed.length) body.$unset = Object.fromEntries(removed.map((k) => [k, ""]));
+          const updated = await api("PUT", docPath(coll, id), { body, headers: { "if-match": '"' + doc._version + '"' } });
+          say("info", "Saved " + id + " (version " + updated._version + ").");
+          go("#/c/" + enc(coll));
+        }
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 412) {
+          clearMessage();
+          conflict.className = "conflict";
+          conflict.replaceChildren(
+            el("p", {}, el("strong", {}, "Conflict (412): "), "someone else changed this document after you opened it (you edited version " + doc._version + "). Nothing was saved; your text is still in the editor."),
+            el("button", { type: "button", id: "reload-latest", onclick: () => showEditor(coll, id) }, "Load the latest version"));
+          conflict.hidden = false;
+        } else fail(err);
+      } finally { save.disabled = false; }
+    } },
+      el("label", { for: "doc-json" }, "Document (JSON object; system fields are kept by the server)"), text,
+      el("div", { class: "editor-actions" }, save, el("button", { type: "button", id: "cancel", onclick: () => go("#/c/" + enc(coll)) }, "Cancel")));
+    setView(el("div", { "data-name": "editor" },
+      el("h1", {}, id ? "Edit " + coll + " / " + id : "New document in " + coll),
+      doc ? el("p", { class: "muted", id: "doc-meta" }, "Version " + doc._version + " · created " + doc._created + " by " + doc._createdby + " · changed " + doc._changed + " by " + doc._changedby) : null,
+      conflict, el("div", { class: "card" }, form)));
+    text.focus();
+  }
+
+  // ---- users --------------------------------------------------------------------------
+  async function showUsers() {
+    const st = listState("users");
+    let res;
+    try {
+      res = await api("GET", "/rest/users?" + new URLSearchParams({ totals: "true", metafields: "true", max: String(st.max), skip: String(st.skip), sort: "email" }));
+    } catch (err) { fail(err); return; }
+    const rows = res.data.map((u) => {
+      const toggle = el("button", { type: "button", "aria-label": (u.active ? "Deactivate " : "Activate ") + (u.email || u._id) }, u.active ? "Deactivate" : "Activate");
+      toggle.addEventListener("click", async () => {
+        try {
+          await api("PUT", docPath("users", u._id), { body: { active: !u.active }, headers: { "if-match": '"' + u._version + '"' } });
+          say("info", (u.active ? "Deactivated " : "Activated ") + (u.email || u._id) + ".");
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 412) say("warn", "Not changed: " + (u.email || u._id) + " was changed by someone else meanwhile; the list now shows the latest.");
+          else fail(err);
+        }
+        showUsers();
+      });
+      const roles = Array.isArray(u.roles) ? u.roles : [];
+      return el("tr", { "data-id": u._id },
+        el("td", {}, u.email || el("span", { class: "muted" }, "(no email)")),
+        el("td", {}, u.displayname || ""),
+        el("td", {}, roles.length ? roles.map((r) => el("span", { class: "pill" }, r)) : el("span", { class: "muted" }, "none")),
+        el("td", {}, el("span", { class: "pill " + (u.active ? "on" : "off") }, u.active ? "active" : "inactive")),
+        el("td", { class: "mono" }, u._created || ""),
+        el("td", { class: "actions" }, toggle,
+          el("button", { type: "button", "aria-label": "Edit " + (u.email || u._id), onclick: () => go("#/c/users/edit/" + enc(u._id)) }, "Edit")));
+    });
+    const total = res.totals.total;
+    setView(el("div", { "data-name": "users" },
+      el("div", { class: "title-row" }, el("h1", {}, "Users"), el("span", { class: "muted" }, total + " users")),
+      el("p", { class: "muted" }, "External users are added on their first sign-in (or with POST /rest/users). Roles decide their rights; an inactive user is refused."),
+      el("div", { class: "toolbar" }, el("button", { type: "button", class: "primary", id: "new-user", onclick: () => go("#/c/users/new") }, "New user")),
+      rows.length ? el("table", { "aria-label": "Users" },
+        el("thead", {}, el("tr", {}, ["Email", "Name", "Roles", "Active", "Created"].map((h) => el("th", { scope: "col" }, h)), el("th", { scope: "col", class: "actions" }, "Actions"))),
+        el("tbody", {}, rows)) : el("div", { class: "empty" }, "No users yet."),
+      el("div", { class: "pager" },
+        el("span", { class: "muted" }, "Showing " + (res.data.length ? st.skip + 1 : 0) + "–" + (st.skip + res.data.length) + " of " + total),
+        el("button", { type: "button", disabled: st.skip === 0, onclick: () => { st.skip = Math.max(0, st.skip - st.max); showUsers(); } }, "Previous page"),
+        el("button", { type: "button", disabled: st.skip + res.data.length >= total, onclick: () => { st.skip += st.max; showUsers(); } }, "Next page"))));
+  }
+
+  // ---- media --------------------------------------------------------------------------
+  // The archive has no listing route (as on restdb.io): the view shows what was uploaded or
+  // looked up in this tab.
+  function errorFromXHR(xhr) {
+    try {
+      const d = JSON.parse(xhr.responseText);
+      return new ApiError(d.status || xhr.status, d.name || xhr.statusText, d.message || xhr.statusText, d.list);
+    } catch (e) {
+      return new ApiError(xhr.status, xhr.statusText, xhr.status === 0 ? "the server could not be reached" : xhr.statusText);
+    }
+  }
+  function upload(files, onProgress) {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const f of files) form.append("file", f, f.name);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/media");
+      xhr.setRequestHeader("x-apikey", sessionStorage.getItem(KEY) || "");
+      xhr.upload.addEventListener("progress", (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total); });
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 201) { try { resolve(JSON.parse(xhr.responseText)); } catch (e) { reject(e); } return; }
+        if (xhr.status === 401) signOut();
+        reject(errorFromXHR(xhr));
+      });
+      xhr.addEventListener("error", () => reject(errorFromXHR(xhr)));
+      xhr.send(form);
+    });
+  }
+  async function addMedia(id) {
+    const meta = await api("GET", "/media/" + enc(id) + "/meta");
+    state.media = [meta, ...state.media.filter((m) => m._id !== meta._id)];
+  }
+  function size(n) {
+    if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+    if (n >= 1024) return (n / 1024).toFixed(1) + " KiB";
+    return n + " B";
+  }
+  function showMedia() {
+    const files = el("input", { type: "file", id: "media-files", name: "files", multiple: true, required: true });
+    const bar = el("progress", { id: "upload-progress", max: "1", value: "0" });
+    const status = el("span", { id: "upload-status" });
+    const progress = el("div", { class: "progress", hidden: true }, el("label", { for: "upload-progress" }, "Uploading"), bar, status);
+    const send = el("button", { type: "submit", class: "primary", id: "media-upload" }, "Upload");
+    const up = el("form", { class: "toolbar", "aria-label": "Upload", onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (!files.files.length) return;
+      send.disabled = true;
+      progress.hidden = false;
+      try {
+        const res = await upload([...files.files], (done, total) => { bar.max = total; bar.value = done; status.textContent = Math.round(100 * done / total) + "%"; });
+        for (const id of res.ids) await addMedia(id);
+        say("info", "Uploaded " + res.ids.length + (res.ids.length === 1 ? " file." : " files."));
+        showMedia();
+      } catch (err) {
+        fail(err);
+        send.disabled = false;
+        progress.hidden = true;
+      }
+    } },
+      el("div", { class: "field" }, el("label", { for: "media-files" }, "Files to upload"), files), send);
+    const idInput = el("input", { id: "media-id", name: "id", required: true, size: 28, spellcheck: "false", placeholder: "24 hex characters" });
+    const find = el("form", { class: "toolbar", "aria-label": "Look up", onsubmit: async (ev) => {
+      ev.preventDefault();
+      try { await addMedia(idInput.value.trim()); clearMessage(); showMedia(); } catch (err) { fail(err); }
+    } },
+      el("div", { class: "field" }, el("label", { for: "media-id" }, "Look up a media id"), idInput),
+      el("button", { type: "submit", id: "media-lookup" }, "Look up"));
+    const rows = state.media.map((m) => {
+      const del = el("button", { type: "button", class: "danger", "aria-label": "Delete " + m.origname }, "Delete");
+      let armed = false;
+      del.addEventListener("click", async () => {
+        if (!armed) { armed = true; del.textContent = "Confirm"; del.setAttribute("aria-label", "Confirm deleting " + m.origname); return; }
+        try {
+          await api("DELETE", "/media/" + enc(m._id));
+          state.media = state.media.filter((x) => x._id !== m._id);
+          say("info", "Deleted " + m.origname + ".");
+        } catch (err) { fail(err); }
+        showMedia();
+      });
+      const isImage = /^image\//.test(m.mimetype || "") && m.width;
+      return el("tr", { "data-id": m._id },
+        el("td", { class: "thumb" }, isImage ? el("img", { src: "/media/" + enc(m._id) + "?s=t", alt: m.origname, width: "64" }) : el("span", { class: "pill" }, (m.mimetype || "file").split(";")[0].split("/").pop())),
+        el("td", {}, m.origname),
+        el("td", { class: "mono" }, m._id),
+        el("td", {}, m.mimetype || ""),
+        el("td", { class: "num" }, size(m.size || 0)),
+        el("td", {}, m.width ? m.width + " × " + m.height : ""),
+        el("td", { class: "actions" },
+          el("a", { href: "/media/" + enc(m._id), target: "_blank", rel: "noopener noreferrer", class: "button-link" }, "Open"), del));
+    });
+    setView(el("div", { "data-name": "media" },
+      el("h1", {}, "Media archive"),
+      el("p", { class: "muted" }, "Files live beside the collections; documents refer to them by id. The archive has no listing: this page shows the files uploaded or looked up here. A file's URL needs no key (its random id is the capability)."),
+      el("div", { class: "card" }, up, progress, find),
+      rows.length ? el("table", { "aria-label": "Media files" },
+        el("thead", {}, el("tr", {}, ["Preview", "Name", "Id", "Type", "Size", "Pixels"].map((h) => el("th", { scope: "col", class: h === "Size" ? "num" : null }, h)), el("th", { scope: "col", class: "actions" }, "Actions"))),
+        el("tbody", {}, rows)) : el("div", { class: "empty" }, "No files shown yet: upload some, or look one up by its id.")));
+  }
+
+  // ---- start --------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    $("signin-form").addEventListener("submit", onSignin);
+    for (const a of document.querySelectorAll("nav a")) a.addEventListener("click", clearMessage);
+    $("signout").addEventListener("click", () => { signOut(); clearMessage(); location.hash = ""; });
+    window.addEventListener("hashchange", () => {
+      // A message said just before this navigation (e.g. "Created …") is about it: keep it.
+      if (Date.now() - saidAt > 1000) clearMessage();
+      route();
+    });
+    route();
+    document.body.dataset.ready = "yes";
+  });
+})();
