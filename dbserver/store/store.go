@@ -40,6 +40,12 @@ type Options struct {
 	Now func() time.Time
 	// Rand supplies ObjectID randomness; default crypto/rand.
 	Rand io.Reader
+	// OnCommit, when set, is told of every committed write that changed documents: once per
+	// write, with its Changes (a bulk insert's documents, or the deletions of one DeleteMany
+	// or DeleteWhere, together), after the commit is durable, in commit order, and before the
+	// writer is answered. It runs on the committer's goroutine, so it must return at once (hand
+	// the Changes to a goroutine of its own) and must not call the Store. It owns the slice.
+	OnCommit func([]Change)
 	// Logger receives operational messages; default slog.Default().
 	Logger *slog.Logger
 }
@@ -130,7 +136,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: initializing %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: opts.Now, ids: ids, log: opts.Logger}
-	s.writer = newCommitter(db, opts.Logger)
+	s.writer = newCommitter(db, opts.Logger, opts.OnCommit)
 	return s, nil
 }
 
@@ -256,7 +262,7 @@ func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]
 		}
 		out[i], vals[i] = nd, v
 	}
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		b, err := tx.Bucket(bucketCollections).CreateBucketIfNotExists([]byte(coll))
 		if err != nil {
 			return fmt.Errorf("store: creating collection %q: %w", coll, err)
@@ -271,6 +277,7 @@ func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]
 			if err := reindexRaw(idx, ids[i][:], nil, vals[i]); err != nil {
 				return fmt.Errorf("store: indexing %s/%s: %w", coll, ids[i], err)
 			}
+			ch.add(Change{Op: OpInsert, Coll: coll, ID: out[i][jsondoc.FieldID].(string), Doc: vals[i], CreatedBy: user})
 		}
 		return nil
 	})
@@ -313,7 +320,7 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 		return nil
 	})
 	var out Doc
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		b, v, err := stored(tx, coll, id, key)
 		if err != nil {
 			return err
@@ -331,6 +338,8 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 			return fmt.Errorf("store: writing %s/%s: %w", coll, id, err)
 		}
 		out = p.doc
+		by, _ := p.doc[jsondoc.FieldCreatedBy].(string)
+		ch.add(Change{Op: OpUpdate, Coll: coll, ID: id, Doc: p.enc, CreatedBy: by})
 		return nil
 	})
 	if err != nil {
@@ -389,14 +398,14 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 	if !ok {
 		return notFound(coll, id)
 	}
-	return s.writer.write(func(tx *bolt.Tx) error {
+	return s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		b, v, err := stored(tx, coll, id, key)
 		if err != nil {
 			return err
 		}
 		idx := collIndexes(tx, coll)
 		var d Doc
-		if expectVersion >= 0 || allow != nil || len(idx) > 0 {
+		if expectVersion >= 0 || allow != nil || len(idx) > 0 || ch.on() {
 			if d, err = decodeDoc(v); err != nil {
 				return clean(err)
 			}
@@ -409,8 +418,18 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 				}
 			}
 		}
-		return removeDoc(b, idx, coll, key, d)
+		if err := removeDoc(b, idx, coll, key, d); err != nil {
+			return err
+		}
+		ch.add(deletion(coll, id, d))
+		return nil
 	})
+}
+
+// deletion is the Change of deleting the document d (decoded: observers are told its _createdby).
+func deletion(coll, id string, d Doc) Change {
+	by, _ := d[jsondoc.FieldCreatedBy].(string)
+	return Change{Op: OpDelete, Coll: coll, ID: id, CreatedBy: by}
 }
 
 // removeDoc deletes the document stored under key and its index entries. d is the decoded
@@ -431,7 +450,7 @@ func removeDoc(b *bolt.Bucket, idx []indexRef, coll string, key []byte, d Doc) e
 // Unknown and malformed ids are skipped. It returns the deleted ids in input order.
 func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]string, error) {
 	var deleted []string
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		deleted = deleted[:0]
 		b := collBucket(tx, coll)
 		if b == nil {
@@ -448,7 +467,7 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 				continue
 			}
 			var d Doc
-			if allow != nil || len(idx) > 0 {
+			if allow != nil || len(idx) > 0 || ch.on() {
 				var err error
 				if d, err = decodeDoc(v); err != nil {
 					return err
@@ -460,6 +479,7 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 			if err := removeDoc(b, idx, coll, key, d); err != nil {
 				return err
 			}
+			ch.add(deletion(coll, id, d))
 			deleted = append(deleted, id)
 		}
 		return nil
@@ -474,7 +494,7 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool) ([]s
 // and returns their ids in _id order. match runs inside the write transaction.
 func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error) {
 	var deleted []string
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		deleted = deleted[:0]
 		b := collBucket(tx, coll)
 		if b == nil {
@@ -502,7 +522,9 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 			if err := removeDoc(b, idx, coll, k, docs[i]); err != nil {
 				return err
 			}
-			deleted = append(deleted, hex.EncodeToString(k))
+			id := hex.EncodeToString(k)
+			ch.add(deletion(coll, id, docs[i]))
+			deleted = append(deleted, id)
 		}
 		return nil
 	})
