@@ -76,6 +76,13 @@ type rtEnv struct {
 
 func newRealtimeEnv(t *testing.T, hubOpts realtime.Options) *rtEnv {
 	t.Helper()
+	e := newRealtimeEnvTB(t, hubOpts)
+	e.env.t = t
+	return e
+}
+
+func newRealtimeEnvTB(t testing.TB, hubOpts realtime.Options) *rtEnv {
+	t.Helper()
 	src := settings.StaticSource(realtimeConfig())
 	reg := prometheus.NewRegistry()
 	hubOpts.Registerer = reg
@@ -92,7 +99,7 @@ func newRealtimeEnv(t *testing.T, hubOpts realtime.Options) *rtEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, src: src, reg: reg, logs: &testutil.LockedBuffer{}, ids: map[string]string{}}
+	e := &env{st: st, src: src, reg: reg, logs: &testutil.LockedBuffer{}, ids: map[string]string{}}
 	b := &revocable{revoked: map[string]bool{}}
 	srv, err := New(Options{
 		Store: st, Settings: src, Registry: reg, Auth: b, Realtime: hub,

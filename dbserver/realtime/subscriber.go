@@ -248,21 +248,30 @@ type counter struct {
 	timeout time.Duration
 	now     func() time.Time
 	err     error
-	armed   bool
-	events  int                // events written since the last flush
-	sent    prometheus.Counter // counts them once flushed
+	// deadline is the write deadline set on c. It is moved only when less than half of
+	// timeout is left, so every write has at least timeout/2 to get through while a round
+	// of writes costs no timer update.
+	deadline time.Time
+	events   int                // events written since the last flush
+	sent     prometheus.Counter // counts them once flushed
+}
+
+// arm makes sure the next write has at least timeout/2 before its deadline: a client that stops
+// reading must not hold the stream's goroutine forever.
+func (w *counter) arm() {
+	if now := w.now(); w.deadline.Sub(now) < w.timeout/2 {
+		w.deadline = now.Add(w.timeout)
+		if err := w.c.SetWriteDeadline(w.deadline); err != nil && w.err == nil {
+			w.err = err
+		}
+	}
 }
 
 func (w *counter) write(b []byte) {
 	if w.err != nil {
 		return
 	}
-	if !w.armed {
-		// A client that stops reading must not hold this goroutine forever: every write
-		// (until the next flush) has WriteTimeout to get through.
-		w.err = w.c.SetWriteDeadline(w.now().Add(w.timeout))
-		w.armed = true
-	}
+	w.arm()
 	if w.err == nil {
 		_, w.err = w.c.Write(b)
 	}
@@ -270,14 +279,11 @@ func (w *counter) write(b []byte) {
 
 func (w *counter) flush() error {
 	if w.err == nil {
-		if !w.armed {
-			w.err = w.c.SetWriteDeadline(w.now().Add(w.timeout))
-		}
+		w.arm()
 		if w.err == nil {
 			w.err = w.c.Flush()
 		}
 	}
-	w.armed = false
 	if w.err != nil {
 		return errors.Join(errors.New("realtime: writing to the subscriber"), w.err)
 	}
