@@ -506,8 +506,13 @@ func TestRealtimeReplayAndReset(t *testing.T) {
 		}
 		back.close()
 	}
+	// Four more push the first ones out of the ring (once dispatched: watch sees them).
+	watch := e.subscribe("?apikey="+fullKey, nil)
 	for range 4 {
 		e.must("POST", "/rest/items", key(fullKey), `{"n":4}`, 201)
+	}
+	for range 4 {
+		watch.next()
 	}
 	late := e.subscribe("?apikey="+fullKey, map[string]string{"Last-Event-ID": first.id})
 	f := late.next()
