@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/realtime"
 	"github.com/restkube/restkube/dbserver/settings"
-	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/store"
 	"github.com/restkube/restkube/internal/testutil"
 )
