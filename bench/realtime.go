@@ -161,40 +161,48 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 	return nil
 }
 
-// pacedWrites creates documents at rc.Rate per second for rc.Duration from enough goroutines
-// to keep the pace, and returns each document's acknowledgement time.
+// pacedWrites creates documents at rc.Rate per second for rc.Duration, from a fixed pool of
+// writers (so that a slow server meets the same connections, not a growing crowd of new
+// ones), and returns each document's acknowledgement time. A create that starts late because
+// every writer was busy counts its latency from when it was due.
 func pacedWrites(ctx context.Context, rc RealtimeConfig, create func(context.Context) (string, error)) (Result, map[string]time.Time, error) {
+	const writers = 64
 	n := int(float64(rc.Rate) * rc.Duration.Seconds())
 	interval := time.Second / time.Duration(rc.Rate)
 	var mu sync.Mutex
 	acks := make(map[string]time.Time, n)
 	lat := make([]time.Duration, 0, n)
 	var firstErr error
+	due := make(chan time.Time, n)
 	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for at := range due {
+				id, err := create(ctx)
+				t1 := time.Now()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					acks[id] = t1
+					lat = append(lat, t1.Sub(at))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	start := time.Now()
 	for i := range n {
 		at := start.Add(time.Duration(i) * interval)
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			id, err := create(ctx)
-			t1 := time.Now()
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			acks[id] = t1
-			lat = append(lat, t1.Sub(t0))
-		}()
+		due <- at
 	}
+	close(due)
 	wg.Wait()
 	elapsed := time.Since(start)
 	if firstErr != nil {
