@@ -67,7 +67,9 @@ type Options struct {
 	// for the next round, so that under load each subscriber is woken, and written to, once
 	// per round rather than once per commit (with a thousand subscribers that is what keeps
 	// the fan-out's CPU small). An event that finds the dispatcher idle for longer goes out
-	// at once. Default DefaultCoalesce; a negative value dispatches every commit at once.
+	// at once. While many subscribers are still writing the previous round when the next is
+	// due, the time doubles (up to 250 ms) and comes back as they catch up. Default
+	// DefaultCoalesce; a negative value dispatches every commit at once.
 	Coalesce time.Duration
 	// UsersCollection names the collection whose changes make every subscriber's credentials
 	// be checked again at once (roles, active); default "users".
@@ -235,13 +237,14 @@ func (h *Hub) run() {
 	defer close(h.stopped)
 	var batch []*event
 	var last time.Time
+	window := h.opts.Coalesce
 	for {
 		select {
 		case <-h.wake:
 		case <-h.done:
 			return
 		}
-		if wait := h.opts.Coalesce - time.Since(last); wait > 0 {
+		if wait := window - time.Since(last); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -272,10 +275,33 @@ func (h *Hub) run() {
 			if len(batch) == 0 {
 				break
 			}
-			h.dispatch(batch)
+			behind, subs := h.dispatch(batch)
+			window = h.adapt(window, behind, subs)
 			clear(batch)
 		}
 	}
+}
+
+// maxCoalesce bounds how far adapt stretches the time between dispatch rounds; minBehind is
+// the fewest subscribers behind that stretch it (one stuck client must not slow the others).
+const (
+	maxCoalesce = 250 * time.Millisecond
+	minBehind   = 16
+)
+
+// adapt returns the time to leave before the next round. When more than a tenth of the
+// subscribers (and at least minBehind) had not yet written the previous round's events, the machine cannot keep up
+// with a round per window: fewer, larger rounds then cost it less (one wakeup and one write
+// per subscriber each), so the window doubles, up to maxCoalesce; otherwise it halves back
+// towards Coalesce.
+func (h *Hub) adapt(window time.Duration, behind, subs int) time.Duration {
+	if h.opts.Coalesce <= 0 {
+		return h.opts.Coalesce
+	}
+	if behind >= minBehind && behind*10 > subs {
+		return min(2*window, max(maxCoalesce, h.opts.Coalesce))
+	}
+	return max(window/2, h.opts.Coalesce)
 }
 
 // overflow disconnects every subscriber and forgets the ring: events up to last are lost.
@@ -289,8 +315,9 @@ func (h *Hub) overflow(last uint64) {
 	h.mu.Unlock()
 }
 
-// dispatch encodes the batch, keeps it in the ring and delivers it.
-func (h *Hub) dispatch(batch []*event) {
+// dispatch encodes the batch, keeps it in the ring and delivers it. It returns how many
+// subscribers were still writing earlier events, and how many there were.
+func (h *Hub) dispatch(batch []*event) (behind, subs int) {
 	users := false
 	all := make([][]byte, len(batch))
 	for i, e := range batch {
@@ -303,7 +330,11 @@ func (h *Hub) dispatch(batch []*event) {
 		h.ring.push(e)
 	}
 	h.ring.expire(h.opts.Now())
+	subs = len(h.subs)
 	for s := range h.subs {
+		if s.pending.Load() > 0 {
+			behind++
+		}
 		frames := s.filter(batch, all)
 		if len(frames) > 0 {
 			s.deliver(frames)
@@ -314,6 +345,7 @@ func (h *Hub) dispatch(batch []*event) {
 		// Roles or active may have changed: check every subscriber's credentials now.
 		h.Reauthorize()
 	}
+	return behind, subs
 }
 
 // Reauthorize makes every subscriber's stream check its credentials and settings again now

@@ -429,3 +429,28 @@ func TestChannels(t *testing.T) {
 		t.Error("no channels allow something")
 	}
 }
+
+// The time between rounds doubles while many subscribers lag, up to maxCoalesce, and comes
+// back to Coalesce once they keep up; a few stuck clients do not stretch it.
+func TestAdaptStretchesRoundsUnderLoad(t *testing.T) {
+	h := newHub(t, Options{Coalesce: 25 * time.Millisecond})
+	w := h.opts.Coalesce
+	for range 10 {
+		w = h.adapt(w, 500, 1000)
+	}
+	if w != maxCoalesce {
+		t.Fatalf("after 10 lagging rounds the window is %s, want %s", w, maxCoalesce)
+	}
+	for range 10 {
+		w = h.adapt(w, 0, 1000)
+	}
+	if w != 25*time.Millisecond {
+		t.Fatalf("after 10 rounds kept up the window is %s, want 25ms", w)
+	}
+	if got := h.adapt(25*time.Millisecond, 3, 4); got != 25*time.Millisecond {
+		t.Errorf("3 of 4 subscribers behind stretched the window to %s", got)
+	}
+	if got := h.adapt(25*time.Millisecond, 50, 1000); got != 25*time.Millisecond {
+		t.Errorf("5%% behind stretched the window to %s", got)
+	}
+}
