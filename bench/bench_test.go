@@ -82,6 +82,11 @@ func TestSmoke(t *testing.T) {
 	if rep.RSS <= 0 {
 		t.Error("the dbserver's peak RSS was not read")
 	}
+	if rt := rep.Realtime; rt == nil {
+		t.Error("the realtime section did not run")
+	} else if rt.Deliveries == 0 || rt.PacedWith.OpsPerSec() <= 0 || rt.UnpacedWith.OpsPerSec() <= 0 || rt.RSSAfter <= 0 {
+		t.Errorf("the realtime section measured nothing: %+v", rt)
+	}
 	if !strings.Contains(out.String(), "targets:") {
 		t.Error("the report has no targets section")
 	}

@@ -57,6 +57,8 @@ type Config struct {
 	// Rounds splits each dbserver row into interleaved rounds of (floor, operation); the row
 	// reports the round with the median ratio.
 	Rounds int
+	// Realtime sizes the realtime section (-ops realtime runs it alone).
+	Realtime RealtimeConfig
 }
 
 // FullConfig is the configuration of `make bench`; maxDocs caps the largest checkpoint.
@@ -65,6 +67,7 @@ func FullConfig(maxDocs int) Config {
 		OpDuration: 3 * time.Second, OpMax: 30_000, Preload: 10_000, EngineDocs: 10_000,
 		RSSAt: 100_000, LoadTimeout: 8 * time.Minute, ServerLogLevel: "info", Rounds: 3,
 		MediaBytes: 1 << 30,
+		Realtime:   RealtimeConfig{Subscribers: 1000, Rate: 500, Duration: 5 * time.Second},
 	}
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		if n <= maxDocs {
@@ -80,6 +83,7 @@ func SmokeConfig() Config {
 		OpDuration: 150 * time.Millisecond, OpMax: 100, Preload: 300, EngineDocs: 300,
 		Checkpoints: []int{300, 1000, 2000}, RSSAt: 1000, LoadTimeout: time.Minute, ServerLogLevel: "info",
 		MediaBytes: 8 << 20,
+		Realtime:   RealtimeConfig{Subscribers: 20, Rate: 100, Duration: 300 * time.Millisecond},
 	}
 }
 
@@ -109,6 +113,8 @@ type Report struct {
 	// Media is the media section's upload, when it ran.
 	Media *MediaResult
 	Notes []string
+	// Realtime is the realtime section's result (nil when it did not run).
+	Realtime *RealtimeResult
 }
 
 // Run measures everything and returns the report. Progress goes to log.
@@ -131,6 +137,16 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		var err error
 		if bin, err = buildDBServer(ctx, cfg.WorkDir); err != nil {
 			return rep, err
+		}
+	}
+	realtimeOnly := cfg.Only != nil && cfg.Only.MatchString("realtime")
+	if cfg.Only == nil || realtimeOnly {
+		logf("realtime fan-out ...")
+		if err := realtimeSection(ctx, cfg, cfg.Realtime, bin, rep, logf); err != nil {
+			return rep, fmt.Errorf("realtime: %w", err)
+		}
+		if realtimeOnly {
+			return rep, nil
 		}
 	}
 	logf("HTTP floor ...")

@@ -35,6 +35,11 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "\nmedia upload of %d MiB, one streamed multipart POST: %.0f MiB/s; write+fsync of the same bytes on the same disk: %.0f MiB/s (ratio %.2f); dbserver peak RSS grew by %.1f MiB\n",
 			m.Bytes>>20, m.UploadRate/(1<<20), m.DiskRate/(1<<20), m.UploadRate/m.DiskRate, float64(m.RSSGrowth)/(1<<20))
 	}
+	if r.Realtime != nil {
+		var b strings.Builder
+		r.Realtime.print(&b)
+		fmt.Fprint(w, b.String())
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -105,6 +110,9 @@ func (r *Report) Targets() []Target {
 	if r.RSSDocs > 0 {
 		mib := float64(r.RSS) / (1 << 20)
 		out = append(out, Target{Name: fmt.Sprintf("dbserver RSS <= 100 MiB after %d docs", r.RSSDocs), Value: fmt.Sprintf("%.1f MiB", mib), Met: mib <= 100})
+	}
+	if r.Realtime != nil {
+		out = append(out, r.Realtime.targets()...)
 	}
 	return out
 }

@@ -62,6 +62,8 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 				Paths:   append([]string(nil), w.Paths...),
 				Methods: nilIfEmpty(methods),
 				Origins: append([]string(nil), w.Origins...),
+				// Channels go through as written: both sides match them with settings.ChannelPattern.
+				Channels: append([]string(nil), w.Channels...),
 			})
 		}
 	}
@@ -98,6 +100,13 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 		if l.MaxDocumentBytes != nil {
 			s.Limits.MaxDocumentBytes = int(*l.MaxDocumentBytes)
 		}
+	}
+	if r := db.Spec.Realtime; r != nil {
+		s.Realtime.Enabled = r.Enabled
+		if r.MaxSubscribers != nil {
+			s.Realtime.MaxSubscribers = int(*r.MaxSubscribers)
+		}
+		s.Realtime.UserChannels = append([]string(nil), r.UserChannels...)
 	}
 	return s
 }

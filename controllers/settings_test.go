@@ -2,9 +2,14 @@ package controllers
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/yaml"
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
 	"github.com/restkube/restkube/dbserver/settings"
@@ -46,6 +51,23 @@ func TestSettingsFor(t *testing.T) {
 				}},
 				Limits:  settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50, MaxMediaBytes: 1 << 30, MaxDocumentBytes: 4096},
 				Console: &settings.Console{Enabled: ptr.To(true)},
+			},
+		},
+		"realtime and a web key's channels are rendered as written": {
+			mutate: func(db *dbv1.Database) {
+				db.Spec = dbv1.DatabaseSpec{
+					Realtime: &dbv1.RealtimeSpec{Enabled: true, MaxSubscribers: ptr.To[int32](20), UserChannels: []string{"PUBLISH:chat"}},
+					APIKeys: &dbv1.APIKeysSpec{Web: []dbv1.WebKeySpec{{
+						Name: "site", SecretRef: dbv1.SecretKeyRef{Name: "todo-webkey", Key: "key"},
+						Paths: []string{"/tasks/**"}, Channels: []string{"POST:tasks", "DELETE:*"},
+					}}},
+				}
+			},
+			want: settings.Settings{
+				APIKeys: settings.APIKeys{Web: []settings.WebKey{{
+					Name: "site", Key: "web-secret-value", Paths: []string{"/tasks/**"}, Channels: []string{"POST:tasks", "DELETE:*"},
+				}}},
+				Realtime: settings.Realtime{Enabled: true, MaxSubscribers: 20, UserChannels: []string{"PUBLISH:chat"}},
 			},
 		},
 		"an issuer is passed through for non-Auth0 providers": {
@@ -118,5 +140,34 @@ func TestInvalidSettingsNameTheSpecFields(t *testing.T) {
 	}
 	if _, st := renderSettings(newTestDatabase(), secretValues{{Name: "todo-webkey", Key: "key"}: []byte("k")}); st != nil {
 		t.Errorf("the README's example stalls: %+v", st)
+	}
+}
+
+// The CRD checks realtime channels with exactly the pattern settings.Validate uses, so that a
+// Database the API server accepts never renders settings the dbserver refuses.
+func TestCRDChannelPatternsAreTheSettingsPattern(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "config", "crd", "bases", "db.restkube.dev_databases.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal(raw, &crd); err != nil {
+		t.Fatal(err)
+	}
+	spec := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	for path, list := range map[string]apiextensionsv1.JSONSchemaProps{
+		"spec.apiKeys.web[].channels": spec.Properties["apiKeys"].Properties["web"].Items.Schema.Properties["channels"],
+		"spec.realtime.userChannels":  spec.Properties["realtime"].Properties["userChannels"],
+	} {
+		if list.Items == nil || list.Items.Schema == nil || list.Items.Schema.Pattern != settings.ChannelPattern {
+			t.Errorf("%s: items pattern is not settings.ChannelPattern %q", path, settings.ChannelPattern)
+		}
+		if list.MaxItems == nil || *list.MaxItems != settings.MaxChannels {
+			t.Errorf("%s: maxItems is not settings.MaxChannels (%d)", path, settings.MaxChannels)
+		}
+	}
+	max := spec.Properties["realtime"].Properties["maxSubscribers"]
+	if max.Minimum == nil || *max.Minimum != 0 || max.Maximum == nil || *max.Maximum != settings.MaxMaxSubscribers {
+		t.Errorf("spec.realtime.maxSubscribers bounds differ from settings.Validate's 0..%d", settings.MaxMaxSubscribers)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/httpapi"
 	"github.com/restkube/restkube/dbserver/media"
+	"github.com/restkube/restkube/dbserver/realtime"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 	"github.com/restkube/restkube/internal/version"
@@ -183,7 +184,25 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(f.dataDir, DataFile), store.Options{OpenTimeout: storeOpenTimeout, Logger: logger})
+	reg := prometheus.NewRegistry()
+	// The realtime hub hears every commit of the store; it serves /realtime while the settings
+	// enable it, and takes in nothing otherwise.
+	hub, err := realtime.New(realtime.Options{
+		Enabled: func() bool { c := src.Current(); return c != nil && c.Settings.Realtime.Enabled },
+		MaxSubscribers: func() int {
+			if c := src.Current(); c != nil {
+				return c.Settings.Realtime.MaxSubscribers
+			}
+			return settings.DefaultMaxSubscribers
+		},
+		Registerer: reg,
+		Logger:     logger,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the realtime hub: %w", err)
+	}
+	defer hub.Close()
+	st, err := store.Open(filepath.Join(f.dataDir, DataFile), store.Options{OpenTimeout: storeOpenTimeout, Logger: logger, OnCommit: hub.Commit})
 	if err != nil {
 		return fmt.Errorf("opening the database: %w", err)
 	}
@@ -210,7 +229,6 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	}()
 	src.OnChange(latest.set)
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(storeCollectors(st)...)
 	// Files under <data-dir>/media, metadata in the store; Open sweeps what a crash left.
@@ -234,6 +252,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		Registry: reg,
 		Auth:     users,
 		Media:    archive,
+		Realtime: hub,
 		Ready: func() error {
 			if draining.Load() {
 				return errors.New("shutting down")
@@ -259,6 +278,9 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Streams never end by themselves: a graceful shutdown ends them first, or it would wait
+	// the whole drain for them.
+	srv.RegisterOnShutdown(hub.Close)
 	go src.Run(ctx, configPollInterval)
 
 	served := make(chan error, 1)

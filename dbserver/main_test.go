@@ -603,3 +603,70 @@ func TestLatestKeepsTheNewest(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+// TestSIGTERMEndsRealtimeStreams: an open /realtime stream neither keeps the process from
+// stopping nor makes it wait the drain: SIGTERM ends the stream at once and the exit is clean.
+// The stream also hears a write, and the process logs no key from its query string.
+func TestSIGTERMEndsRealtimeStreams(t *testing.T) {
+	cfgDir := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(cfgDir, "settings.json"), `{"realtime":{"enabled":true}}`)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "api-key"), oldKey)
+	testutil.WriteFile(t, filepath.Join(cfgDir, "signing-key"), "signing-0123456789")
+	p := start(t, "--data-dir="+t.TempDir(), "--config-dir="+cfgDir, "--log-level=debug")
+	res, err := http.Get(p.addr + "/realtime?apikey=" + oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /realtime: %d", res.StatusCode)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	if s := p.status("POST", "/rest/things", oldKey, `{"n":1}`); s != 201 {
+		t.Fatalf("create: %d", s)
+	}
+	sawPost := false
+	timeout := time.After(10 * time.Second)
+	for !sawPost {
+		select {
+		case l := <-lines:
+			sawPost = l == "event: post"
+		case <-timeout:
+			t.Fatal("no post event on the stream")
+		}
+	}
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ended := false
+	for !ended {
+		select {
+		case _, ok := <-lines:
+			ended = !ok
+		case <-time.After(5 * time.Second):
+			t.Fatal("the stream was still open 5s after SIGTERM")
+		}
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("exit: %v\n%s", err, p.logs())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopping took %s with a stream open (the drain is 10s)", d)
+	}
+	if strings.Contains(p.logs(), oldKey) {
+		t.Errorf("the log holds the API key from the query string:\n%s", p.logs())
+	}
+}

@@ -52,6 +52,10 @@ type DatabaseSpec struct {
 	// +optional
 	Limits *LimitsSpec `json:"limits,omitempty"`
 
+	// Realtime serves restdb.io's Server-Sent Events stream at /realtime (off by default).
+	// +optional
+	Realtime *RealtimeSpec `json:"realtime,omitempty"`
+
 	// Resources of the dbserver container; a memory limit also sets GOMEMLIMIT to 90% of it.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
@@ -233,6 +237,15 @@ type WebKeySpec struct {
 	// +kubebuilder:validation:items:Pattern=`^(\*|[hH][tT][tT][pP][sS]?://[^/?#\s]+/?)$`
 	// +optional
 	Origins []string `json:"origins,omitempty"`
+
+	// Channels are the realtime events the key may hear at /realtime, as restdb.io writes them:
+	// <METHOD>:<COLLECTION> (POST:company; METHOD POST, PUT, PATCH, DELETE, PUBLISH or *,
+	// COLLECTION a name or *). PUBLISH:<event> also lets the key send that event. Empty: none.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^(\*|POST|PUT|PATCH|DELETE|PUBLISH):(\*|[A-Za-z][A-Za-z0-9_-]{0,63})$`
+	// +optional
+	Channels []string `json:"channels,omitempty"`
 }
 
 // CORSSpec lists the origins allowed to call the API from a browser.
@@ -313,6 +326,29 @@ type LimitsSpec struct {
 	// +kubebuilder:validation:Maximum=67108864
 	// +optional
 	MaxDocumentBytes *int32 `json:"maxDocumentBytes,omitempty"`
+}
+
+// RealtimeSpec configures the Server-Sent Events stream at /realtime.
+type RealtimeSpec struct {
+	// Enabled serves /realtime; off, the path answers 404 (restdb.io's global switch).
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// MaxSubscribers caps the streams open at once; one more is answered 503 (the dbserver's
+	// default is 1000).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxSubscribers *int32 `json:"maxSubscribers,omitempty"`
+
+	// UserChannels are the channels every external user may hear (and publish on), in the web
+	// keys' form; collection events also need the user's read rights. Empty: POST:*, PUT:*,
+	// DELETE:* (every collection the user may read, no published messages).
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^(\*|POST|PUT|PATCH|DELETE|PUBLISH):(\*|[A-Za-z][A-Za-z0-9_-]{0,63})$`
+	// +optional
+	UserChannels []string `json:"userChannels,omitempty"`
 }
 
 // DatabaseStatus is what the operator last saw and did.

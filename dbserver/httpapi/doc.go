@@ -30,6 +30,7 @@
 //	media.go       bindMedia   /media/...           (Options.Media; the media archive)
 //	console.go     bindConsole /console/            (no credentials; embedded assets/console;
 //	                                                 off when settings console.enabled is false)
+//	realtime.go    bindRealtime GET, POST /realtime (Options.Realtime; Server-Sent Events)
 //
 // Adding a group is one step of the same shape: its domain logic lives in a package of its own
 // (dbserver/realtime, dbserver/media, dbserver/backup), its dependency comes in through a field

@@ -15,6 +15,7 @@ import (
 	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/media"
+	"github.com/restkube/restkube/dbserver/realtime"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 )
@@ -53,6 +54,8 @@ type Options struct {
 	Media *media.Archive
 	// Ready reports whether the server can serve (store open, not shutting down); nil means ready.
 	Ready func() error
+	// Realtime is the hub behind GET and POST /realtime; nil leaves /realtime unmounted (404).
+	Realtime *realtime.Hub
 }
 
 // Server is the dbserver's HTTP API: /rest, /auth, /healthz, /readyz and /metrics.
@@ -111,6 +114,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Media != nil {
 		s.bindMedia(opts.Media)
+	}
+	if opts.Realtime != nil {
+		s.bindRealtime(opts.Realtime)
 	}
 	s.Handle("/", notFound)
 	s.handler = s.observe(s.cors(s.mux))

@@ -28,7 +28,24 @@ const (
 	// reads that need it, so one must stay well inside a pod's memory.
 	MaxMaxDocumentBytes = 64 << 20
 	DefaultRole         = "external"
+	// DefaultMaxSubscribers is realtime.maxSubscribers when unset.
+	DefaultMaxSubscribers = 1000
+	// MaxMaxSubscribers bounds realtime.maxSubscribers.
+	MaxMaxSubscribers = 100000
+	// MaxChannels bounds the channels of one web key and realtime.userChannels.
+	MaxChannels = 64
 )
+
+// ChannelPattern is the form of a realtime channel: <METHOD>:<NAME>, METHOD one of POST, PUT,
+// PATCH (the same as PUT), DELETE, PUBLISH (messages sent to POST /realtime) or * (any), NAME
+// a collection (an event name for PUBLISH) or * (any). The CRD uses the same pattern.
+const ChannelPattern = `^(\*|POST|PUT|PATCH|DELETE|PUBLISH):(\*|[A-Za-z][A-Za-z0-9_-]{0,63})$`
+
+// Channel matches a realtime channel (ChannelPattern).
+var Channel = regexp.MustCompile(ChannelPattern)
+
+// DefaultUserChannels are what external users hear when realtime.userChannels is unset.
+var DefaultUserChannels = []string{"POST:*", "PUT:*", "DELETE:*"}
 
 // CollectionName is the pattern every collection name must match.
 var CollectionName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
@@ -113,7 +130,12 @@ func (s *Settings) Validate() error {
 				bad(fmt.Sprintf("%s.origins[%d]", field, j), "%q is not an origin such as https://app.example.com", o)
 			}
 		}
+		checkChannels(field+".channels", k.Channels, bad)
 	}
+	if n := s.Realtime.MaxSubscribers; n < 0 || n > MaxMaxSubscribers {
+		bad("realtime.maxSubscribers", "%d is not between 0 (the default, %d) and %d", n, DefaultMaxSubscribers, MaxMaxSubscribers)
+	}
+	checkChannels("realtime.userChannels", s.Realtime.UserChannels, bad)
 	for i, o := range s.CORS.AllowedOrigins {
 		if !validOrigin(o) {
 			bad(fmt.Sprintf("cors.allowedOrigins[%d]", i), "%q is not an origin such as https://app.example.com", o)
@@ -158,6 +180,18 @@ func (s *Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkChannels reports channels that do not match ChannelPattern, and more than MaxChannels.
+func checkChannels(field string, list []string, bad func(field, format string, args ...any)) {
+	if len(list) > MaxChannels {
+		bad(field, "%d channels, at most %d", len(list), MaxChannels)
+	}
+	for j, c := range list {
+		if !Channel.MatchString(c) {
+			bad(fmt.Sprintf("%s[%d]", field, j), "%q is not a channel such as POST:company (METHOD:COLLECTION; METHOD POST, PUT, PATCH, DELETE, PUBLISH or *)", c)
+		}
+	}
+}
+
 func validMethod(m string) bool {
 	switch m {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
@@ -193,6 +227,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.Limits.MaxDocumentBytes == 0 {
 		s.Limits.MaxDocumentBytes = DefaultMaxDocumentBytes
+	}
+	if s.Realtime.MaxSubscribers == 0 {
+		s.Realtime.MaxSubscribers = DefaultMaxSubscribers
+	}
+	if len(s.Realtime.UserChannels) == 0 {
+		s.Realtime.UserChannels = append([]string(nil), DefaultUserChannels...)
 	}
 	return s
 }

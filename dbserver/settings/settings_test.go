@@ -41,6 +41,14 @@ func TestParse(t *testing.T) {
 		"a negative media limit":               {json: `{"limits": {"maxMediaBytes": -1}}`, wantErr: []string{"limits.maxMediaBytes"}},
 		"a media limit over 1 TiB":             {json: `{"limits": {"maxMediaBytes": 1099511627777}}`, wantErr: []string{"limits.maxMediaBytes"}},
 		"document limit out of range":          {json: `{"limits": {"maxDocumentBytes": 10}}`, wantErr: []string{"limits.maxDocumentBytes"}},
+		"realtime with channels parses": {json: `{"realtime": {"enabled": true, "maxSubscribers": 50, "userChannels": ["PUBLISH:chat", "*:*"]},
+			"apiKeys": {"web": [{"name": "a", "key": "1", "channels": ["POST:company", "PUT:*", "PATCH:x", "DELETE:a_b-c", "PUBLISH:chat"]}]}}`},
+		"a malformed channel is named": {json: `{"apiKeys": {"web": [{"name": "a", "key": "1", "channels": ["POST:company", "GET:company", "post:x", "POST:", "POST:1x", "POST:a:b"]}]}}`,
+			wantErr: []string{"apiKeys.web[0].channels[1]", "apiKeys.web[0].channels[2]", "apiKeys.web[0].channels[3]", "apiKeys.web[0].channels[4]", "apiKeys.web[0].channels[5]"}},
+		"a malformed user channel is named":  {json: `{"realtime": {"userChannels": ["chat"]}}`, wantErr: []string{"realtime.userChannels[0]"}},
+		"maxSubscribers is bounded":          {json: `{"realtime": {"maxSubscribers": -1}}`, wantErr: []string{"realtime.maxSubscribers"}},
+		"maxSubscribers has a ceiling":       {json: `{"realtime": {"maxSubscribers": 100001}}`, wantErr: []string{"realtime.maxSubscribers"}},
+		"an unknown realtime field is named": {json: `{"realtime": {"global": true}}`, wantErr: []string{`"global"`}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -76,6 +84,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if s.Limits.MaxBodyBytes != 1<<20 || s.Limits.MaxPageSize != 10000 {
 		t.Errorf("limits = %+v", s.Limits)
+	}
+	if s.Realtime.Enabled || s.Realtime.MaxSubscribers != DefaultMaxSubscribers || strings.Join(s.Realtime.UserChannels, ",") != "POST:*,PUT:*,DELETE:*" {
+		t.Errorf("realtime = %+v", s.Realtime)
 	}
 	kept := Settings{Auth: Auth{TokenTTL: "5m"}, Limits: Limits{MaxBodyBytes: 10}}.WithDefaults()
 	if kept.TokenTTLDuration() != 5*time.Minute || kept.Limits.MaxBodyBytes != 10 {

@@ -11,6 +11,7 @@ type Settings struct {
 	CORS        CORS         `json:"cors,omitempty"`
 	Collections []Collection `json:"collections,omitempty"`
 	Limits      Limits       `json:"limits,omitempty"`
+	Realtime    Realtime     `json:"realtime,omitempty"`
 	// Console configures the web console at /console/; absent means on (see ConsoleEnabled).
 	Console *Console `json:"console,omitempty"`
 }
@@ -66,6 +67,9 @@ type WebKey struct {
 	Methods []string `json:"methods,omitempty"`
 	// Origins the key may be used from; empty means anywhere.
 	Origins []string `json:"origins,omitempty"`
+	// Channels are the realtime events the key may hear at /realtime (and, for PUBLISH:<event>,
+	// send), as restdb.io writes them: <METHOD>:<COLLECTION> ("POST:company"). Empty: none.
+	Channels []string `json:"channels,omitempty"`
 }
 
 // CORS lists the origins allowed to call the API from a browser, besides web keys' origins.
@@ -100,4 +104,18 @@ type Limits struct {
 	MaxMediaBytes int64 `json:"maxMediaBytes,omitempty"`
 	// MaxDocumentBytes is the largest stored document, after any update (default 4 MiB).
 	MaxDocumentBytes int `json:"maxDocumentBytes,omitempty"`
+}
+
+// Realtime configures the Server-Sent Events stream at /realtime (restdb.io's realtime
+// messaging). It is off unless Enabled.
+type Realtime struct {
+	// Enabled serves /realtime; off, the path answers 404 (restdb.io's global switch).
+	Enabled bool `json:"enabled,omitempty"`
+	// MaxSubscribers caps the streams open at once (default DefaultMaxSubscribers); one more is
+	// answered 503 at once.
+	MaxSubscribers int `json:"maxSubscribers,omitempty"`
+	// UserChannels are the channels every external user may hear (and publish on), in the web
+	// keys' form; each collection event is also subject to the user's read rights. Default:
+	// POST:*, PUT:*, DELETE:* (every collection the user may read, no published messages).
+	UserChannels []string `json:"userChannels,omitempty"`
 }

@@ -13,8 +13,9 @@ import (
 
 // A write is a function run inside a bbolt write transaction. It may run more than once (its
 // batch can be retried), so it must compute everything from the transaction and its own
-// captured, immutable inputs.
-type writeFn func(tx *bolt.Tx) error
+// captured, immutable inputs. It records the documents it changes in ch (nil when nobody
+// observes commits), which the committer resets before every run.
+type writeFn func(tx *bolt.Tx, ch *changes) error
 
 // cleanError marks an error returned before the write function changed anything in the
 // transaction: the batch it ran in stays good and commits for the others.
@@ -40,9 +41,10 @@ func unclean(err error) error {
 }
 
 type writeReq struct {
-	fn     writeFn
-	result error
-	done   chan error
+	fn      writeFn
+	changes *changes
+	result  error
+	done    chan error
 }
 
 // maxBatch bounds how many writes share one commit, so one commit (and the work a failed
@@ -62,10 +64,11 @@ const (
 // default makes 16 writers slower than plain Update); a commit waits only for writers it has
 // reason to expect, and not for long (see run).
 type committer struct {
-	db    *bolt.DB
-	log   *slog.Logger
-	queue chan *writeReq
-	done  chan struct{}
+	db      *bolt.DB
+	log     *slog.Logger
+	observe func([]Change) // nil: nobody observes
+	queue   chan *writeReq
+	done    chan struct{}
 
 	mu     sync.RWMutex // held shared by senders, exclusively by close
 	closed bool
@@ -74,8 +77,8 @@ type committer struct {
 	writes  atomic.Int64 // writes acknowledged as committed
 }
 
-func newCommitter(db *bolt.DB, log *slog.Logger) *committer {
-	c := &committer{db: db, log: log, queue: make(chan *writeReq, maxBatch*4), done: make(chan struct{})}
+func newCommitter(db *bolt.DB, log *slog.Logger, observe func([]Change)) *committer {
+	c := &committer{db: db, log: log, observe: observe, queue: make(chan *writeReq, maxBatch*4), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -83,6 +86,9 @@ func newCommitter(db *bolt.DB, log *slog.Logger) *committer {
 // write queues fn and waits until its batch is durably committed (or fn failed).
 func (c *committer) write(fn writeFn) error {
 	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	if c.observe != nil {
+		r.changes = &changes{}
+	}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -172,7 +178,7 @@ func (c *committer) commit(batch []*writeReq) {
 		bad := -1
 		err := c.db.Update(func(tx *bolt.Tx) error {
 			for i, r := range pending {
-				err := runWrite(r.fn, tx)
+				err := runWrite(r, tx)
 				var ce *cleanError
 				switch {
 				case err == nil:
@@ -202,6 +208,13 @@ func (c *committer) commit(batch []*writeReq) {
 		if err == nil {
 			c.commits.Add(1)
 			c.writes.Add(int64(len(pending)))
+			// Durable now (bbolt's commit fsyncs before it returns): observers hear of it
+			// before any writer is told, and in commit order.
+			for _, r := range pending {
+				if r.result == nil {
+					c.notify(r)
+				}
+			}
 		}
 		for _, r := range pending {
 			if err != nil {
@@ -213,21 +226,40 @@ func (c *committer) commit(batch []*writeReq) {
 		break
 	}
 	for _, r := range solo {
-		err := c.db.Update(func(tx *bolt.Tx) error { return runWrite(r.fn, tx) })
+		err := c.db.Update(func(tx *bolt.Tx) error { return runWrite(r, tx) })
 		if err == nil {
 			c.commits.Add(1)
 			c.writes.Add(1)
+			c.notify(r)
 		}
 		r.done <- unclean(err)
 	}
 }
 
-// runWrite turns a panic in fn into an error, so the committer goroutine survives it.
-func runWrite(fn writeFn, tx *bolt.Tx) (err error) {
+// notify hands the changes of the committed write r to the observer; a panicking observer is
+// logged and the committer goes on.
+func (c *committer) notify(r *writeReq) {
+	if c.observe == nil || r.changes == nil || len(r.changes.list) == 0 {
+		return
+	}
+	list := r.changes.list
+	r.changes.list = nil // the observer owns it now
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("store: a commit observer panicked", "panic", fmt.Sprint(p))
+		}
+	}()
+	c.observe(list)
+}
+
+// runWrite runs r's function on a fresh change log and turns a panic into an error, so the
+// committer goroutine survives it.
+func runWrite(r *writeReq, tx *bolt.Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("store: write panicked: %v", p)
 		}
 	}()
-	return fn(tx)
+	r.changes.reset()
+	return r.fn(tx, r.changes)
 }

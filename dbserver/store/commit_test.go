@@ -35,7 +35,7 @@ func TestFailedWriteDoesNotFailItsBatch(t *testing.T) {
 	var once sync.Once
 	blockerDone := make(chan error, 1)
 	go func() {
-		blockerDone <- c.write(func(tx *bolt.Tx) error {
+		blockerDone <- c.write(func(tx *bolt.Tx, _ *changes) error {
 			once.Do(func() { close(started) })
 			<-release
 			return nil
@@ -58,7 +58,7 @@ func TestFailedWriteDoesNotFailItsBatch(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			key := []byte(fmt.Sprintf("k%02d", i))
-			results[i] = c.write(func(tx *bolt.Tx) error {
+			results[i] = c.write(func(tx *bolt.Tx, _ *changes) error {
 				if k == refused {
 					return clean(fmt.Errorf("refused %d", i))
 				}

@@ -216,7 +216,7 @@ func (s *Store) SetIndexes(want map[string][]string) error {
 	if err == nil && sameIndexes(have, clean) && len(building) == 0 {
 		return nil
 	}
-	err = s.writer.write(func(tx *bolt.Tx) error {
+	err = s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 		root, err := tx.CreateBucketIfNotExists(bucketIndexes)
 		if err != nil {
 			return fmt.Errorf("store: creating the index bucket: %w", err)
@@ -305,7 +305,7 @@ func (s *Store) buildIndex(coll, path string) error {
 	for {
 		var next []byte
 		done := false
-		err := s.writer.write(func(tx *bolt.Tx) error {
+		err := s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 			next, done = nil, false
 			ib := indexBucket(tx, coll, path)
 			if ib == nil || ib.Get(buildingMark) == nil {

@@ -194,7 +194,7 @@ func TestFailedWriteLeavesNoIndexEntries(t *testing.T) {
 		t.Fatalf("Update error = %v, want a version mismatch", err)
 	}
 	// A write that fails after changing its transaction is rolled back, index entries included.
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 		idx := collIndexes(tx, "c")
 		oid, _ := ParseObjectID(id)
 		if err := indexDoc(idx, Doc{"n": 99.0}, oid[:], true); err != nil {
@@ -326,7 +326,7 @@ func TestUnfinishedIndexIsNotUsedAndGetsFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Cut short: the mark back, and the entries of two documents gone.
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 		ib := indexBucket(tx, "c", "n")
 		c := ib.Cursor()
 		for k, _ := c.Last(); k != nil && k[0] == IndexWhole; k, _ = c.Last() {

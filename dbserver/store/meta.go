@@ -26,7 +26,7 @@ func (s *Store) PutMeta(bucket, key string, value []byte) error {
 	}
 	// Own copy: the caller may reuse value once we return, and a retried batch writes it again.
 	v := append([]byte{}, value...)
-	return s.writer.write(func(tx *bolt.Tx) error {
+	return s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 		b, err := tx.Bucket(bucketMeta).CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return fmt.Errorf("store: creating meta bucket %q: %w", bucket, err)
@@ -55,7 +55,7 @@ func (s *Store) PutMetas(bucket string, keys []string, values [][]byte) error {
 		// Own copies: the caller may reuse values once we return, and a retried batch writes them again.
 		vs[i] = append([]byte{}, values[i]...)
 	}
-	return s.writer.write(func(tx *bolt.Tx) error {
+	return s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 		b, err := tx.Bucket(bucketMeta).CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return fmt.Errorf("store: creating meta bucket %q: %w", bucket, err)
@@ -90,7 +90,7 @@ func (s *Store) DeleteMeta(bucket string, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return s.writer.write(func(tx *bolt.Tx) error {
+	return s.writer.write(func(tx *bolt.Tx, _ *changes) error {
 		b := metaBucket(tx, bucket)
 		if b == nil {
 			return nil

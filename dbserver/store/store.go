@@ -41,6 +41,12 @@ type Options struct {
 	Now func() time.Time
 	// Rand supplies ObjectID randomness; default crypto/rand.
 	Rand io.Reader
+	// OnCommit, when set, is told of every committed write that changed documents: once per
+	// write, with its Changes (a bulk insert's documents, or the deletions of one DeleteMany
+	// or DeleteWhere, together), after the commit is durable, in commit order, and before the
+	// writer is answered. It runs on the committer's goroutine, so it must return at once (hand
+	// the Changes to a goroutine of its own) and must not call the Store. It owns the slice.
+	OnCommit func([]Change)
 	// Logger receives operational messages; default slog.Default().
 	Logger *slog.Logger
 	// Limits bound the documents written (zero fields: the defaults); SetLimits changes them.
@@ -134,7 +140,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: initializing %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: opts.Now, ids: ids, log: opts.Logger}
-	s.writer = newCommitter(db, opts.Logger)
+	s.writer = newCommitter(db, opts.Logger, opts.OnCommit)
 	s.SetLimits(opts.Limits)
 	return s, nil
 }
@@ -269,7 +275,7 @@ func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]
 		}
 		out[i], vals[i] = nd, v
 	}
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		b, err := tx.Bucket(bucketCollections).CreateBucketIfNotExists([]byte(coll))
 		if err != nil {
 			return fmt.Errorf("store: creating collection %q: %w", coll, err)
@@ -284,6 +290,7 @@ func (s *Store) insert(coll string, docs []Doc, user string, parent *Parent) ([]
 			if err := reindexRaw(idx, ids[i][:], nil, vals[i]); err != nil {
 				return fmt.Errorf("store: indexing %s/%s: %w", coll, ids[i], err)
 			}
+			ch.add(Change{Op: OpInsert, Coll: coll, ID: out[i][jsondoc.FieldID].(string), Doc: vals[i], CreatedBy: user})
 		}
 		return nil
 	})
@@ -326,7 +333,7 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 		return nil
 	})
 	var out Doc
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		b, v, err := stored(tx, coll, id, key)
 		if err != nil {
 			return err
@@ -348,6 +355,8 @@ func (s *Store) Update(coll, id string, expectVersion int64, user string, apply 
 			return fmt.Errorf("store: writing %s/%s: %w", coll, id, err)
 		}
 		out = p.doc
+		by, _ := p.doc[jsondoc.FieldCreatedBy].(string)
+		ch.add(Change{Op: OpUpdate, Coll: coll, ID: id, Doc: p.enc, CreatedBy: by})
 		return nil
 	})
 	if err != nil {
@@ -411,14 +420,14 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 	if !ok {
 		return notFound(coll, id)
 	}
-	return s.writer.write(func(tx *bolt.Tx) error {
+	return s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		b, v, err := stored(tx, coll, id, key)
 		if err != nil {
 			return err
 		}
-		if expectVersion >= 0 || allow != nil {
-			d, err := fieldsForCheck(coll, v, allowFields)
-			if err != nil {
+		var d Doc
+		if expectVersion >= 0 || allow != nil || ch.on() {
+			if d, err = fieldsForCheck(coll, v, allowFields); err != nil {
 				return clean(err)
 			}
 			if cur := jsondoc.Version(d); expectVersion >= 0 && cur != expectVersion {
@@ -430,8 +439,18 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 				}
 			}
 		}
-		return removeRaw(b, collIndexes(tx, coll), coll, key, v)
+		if err := removeRaw(b, collIndexes(tx, coll), coll, key, v); err != nil {
+			return err
+		}
+		ch.add(deletion(coll, id, d))
+		return nil
 	})
+}
+
+// deletion is the Change of deleting the document d (decoded: observers are told its _createdby).
+func deletion(coll, id string, d Doc) Change {
+	by, _ := d[jsondoc.FieldCreatedBy].(string)
+	return Change{Op: OpDelete, Coll: coll, ID: id, CreatedBy: by}
 }
 
 // removeDoc deletes the document stored under key and its index entries. d is the decoded
@@ -451,7 +470,7 @@ func removeDoc(b *bolt.Bucket, idx []indexRef, coll string, key []byte, d Doc) e
 // Delete, allow gets only _version, _createdby and the top-level allowFields.
 func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool, allowFields ...string) ([]string, error) {
 	var deleted []string
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		deleted = deleted[:0]
 		b := collBucket(tx, coll)
 		if b == nil {
@@ -467,18 +486,20 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool, allo
 			if v == nil {
 				continue
 			}
-			if allow != nil {
-				d, err := fieldsForCheck(coll, v, allowFields)
-				if err != nil {
+			var d Doc
+			if allow != nil || ch.on() {
+				var err error
+				if d, err = fieldsForCheck(coll, v, allowFields); err != nil {
 					return clean(err)
 				}
-				if !allow(d) {
+				if allow != nil && !allow(d) {
 					continue
 				}
 			}
 			if err := removeRaw(b, idx, coll, key, v); err != nil {
 				return err
 			}
+			ch.add(deletion(coll, id, d))
 			deleted = append(deleted, id)
 		}
 		return nil
@@ -493,7 +514,7 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool, allo
 // and returns their ids in _id order. match runs inside the write transaction.
 func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error) {
 	var deleted []string
-	err := s.writer.write(func(tx *bolt.Tx) error {
+	err := s.writer.write(func(tx *bolt.Tx, ch *changes) error {
 		deleted = deleted[:0]
 		b := collBucket(tx, coll)
 		if b == nil {
@@ -521,7 +542,9 @@ func (s *Store) DeleteWhere(coll string, match func(Doc) bool) ([]string, error)
 			if err := removeDoc(b, idx, coll, k, docs[i]); err != nil {
 				return err
 			}
-			deleted = append(deleted, hex.EncodeToString(k))
+			id := hex.EncodeToString(k)
+			ch.add(deletion(coll, id, docs[i]))
+			deleted = append(deleted, id)
 		}
 		return nil
 	})

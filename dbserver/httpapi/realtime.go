@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/realtime"
+	"github.com/restkube/restkube/dbserver/settings"
+)
+
+// maxPublishBytes bounds a message sent to POST /realtime (every subscriber gets a copy in
+// its stream, so it stays small whatever limits.maxBodyBytes allows).
+const maxPublishBytes = 64 << 10
+
+// bindRealtime registers GET /realtime (the event stream) and POST /realtime (publish).
+func (s *Server) bindRealtime(hub *realtime.Hub) {
+	s.Handle("GET /realtime", func(w http.ResponseWriter, r *http.Request) error { return s.subscribe(w, r, hub) })
+	s.Handle("POST /realtime", func(w http.ResponseWriter, r *http.Request) error { return s.publish(w, r, hub) })
+	s.Handle("/realtime", func(w http.ResponseWriter, r *http.Request) error {
+		if err := realtimeEnabled(s.settings.Current()); err != nil {
+			return err
+		}
+		return MethodNotAllowed(r.Method, http.MethodGet, http.MethodPost)
+	})
+	// A reload may revoke keys, change roles or turn realtime off: every stream checks again.
+	s.settings.OnChange(func(*settings.Config) { hub.Reauthorize() })
+}
+
+// realtimeEnabled answers 404 while settings realtime.enabled is off.
+func realtimeEnabled(cfg *settings.Config) error {
+	if cfg == nil || !cfg.Settings.Realtime.Enabled {
+		return NewError(http.StatusNotFound, "realtime is not enabled on this database (settings realtime.enabled)")
+	}
+	return nil
+}
+
+// subscribe serves the event stream to a caller with valid credentials that may hear something.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, hub *realtime.Hub) error {
+	access, err := s.streamAccess(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		// EventSource polyfills (restdb.io's eventsource.min.js among them) send it this way.
+		last = r.URL.Query().Get("lastEventId")
+	}
+	if len(last) > 64 {
+		last = last[:64] // no id of ours is longer; a longer one simply resets
+	}
+	sub, err := hub.Subscribe(access, last)
+	switch {
+	case errors.Is(err, realtime.ErrFull):
+		w.Header().Set("Retry-After", "5")
+		return NewError(http.StatusServiceUnavailable, "too many realtime subscribers; try again later")
+	case errors.Is(err, realtime.ErrClosed):
+		return NewError(http.StatusServiceUnavailable, "the database is shutting down")
+	case err != nil:
+		return err
+	}
+	// The server's timeouts suit requests, not a stream that lasts hours: lift them for this
+	// response only (a read deadline left in place would cancel the request when it passes).
+	// Each write still gets Options.WriteTimeout from the hub.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no") // nginx-style proxies: do not hold events back
+	w.WriteHeader(http.StatusOK)
+	reason := sub.Stream(r.Context(), streamConn{w, rc}, func(ctx context.Context) (realtime.Access, error) {
+		return s.streamAccess(ctx, r)
+	})
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "realtime stream ended", slog.String("reason", reason), slog.String("remote", r.RemoteAddr))
+	return nil
+}
+
+// streamConn is a response as the hub writes to it.
+type streamConn struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (c streamConn) Flush() error                       { return c.rc.Flush() }
+func (c streamConn) SetWriteDeadline(t time.Time) error { return c.rc.SetWriteDeadline(t) }
+
+// streamAccess checks the caller's credentials against the settings in force and returns what
+// it may hear. It runs when a stream opens and again at every ping.
+func (s *Server) streamAccess(ctx context.Context, r *http.Request) (realtime.Access, error) {
+	cfg := s.settings.Current()
+	if err := realtimeEnabled(cfg); err != nil {
+		return nil, err
+	}
+	p, err := s.authenticateStream(ctx, r, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &callerAccess{cfg: cfg, p: p}
+	switch p.Kind {
+	case auth.FullKey:
+		a.full = true
+	case auth.WebKey:
+		if len(p.WebKey.Channels) == 0 {
+			return nil, fmt.Errorf("%w: this key has no realtime channels (apiKeys.web[].channels)", auth.ErrForbidden)
+		}
+		a.channels = realtime.ParseChannels(p.WebKey.Channels)
+	case auth.User:
+		a.channels = realtime.ParseChannels(cfg.Settings.Realtime.UserChannels)
+	default:
+		return nil, fmt.Errorf("%w: unknown credentials", auth.ErrUnauthorized)
+	}
+	return a, nil
+}
+
+// authenticateStream is authenticate plus RFC 6750's access_token query parameter, which
+// EventSource needs: it cannot send an Authorization header.
+func (s *Server) authenticateStream(ctx context.Context, r *http.Request, cfg *settings.Config) (*auth.Principal, error) {
+	q := r.URL.Query()
+	tok := q.Get("access_token")
+	if tok == "" || r.Header.Get("X-Apikey") != "" || r.Header.Get("Authorization") != "" || q.Get("apikey") != "" {
+		return s.authenticate(r.WithContext(ctx), cfg)
+	}
+	r2 := r.WithContext(ctx)
+	r2.Header = r.Header.Clone()
+	r2.Header.Set("Authorization", "Bearer "+tok)
+	return s.authenticate(r2, cfg)
+}
+
+// callerAccess is what one caller may hear, from its credentials and the settings it was
+// checked against.
+type callerAccess struct {
+	cfg      *settings.Config
+	p        *auth.Principal
+	full     bool
+	channels realtime.Channels
+}
+
+// HearsDoc: the full key hears everything; others need the channel and the right to read
+// the document (a web key's paths, a user's roles and, in a private collection, ownership).
+func (a *callerAccess) HearsDoc(method, coll, id, owner string) bool {
+	if a.full {
+		return true
+	}
+	if !a.channels.Allows(method, coll) {
+		return false
+	}
+	g, err := auth.Authorize(a.cfg, a.p, http.MethodGet, coll, "/"+coll+"/"+id)
+	return err == nil && g.SeesOwner(owner)
+}
+
+// HearsTopic: published messages go to the full key and to channels naming PUBLISH:<topic>.
+func (a *callerAccess) HearsTopic(topic string) bool {
+	return a.full || a.channels.Allows(realtime.MethodPublish, topic)
+}
+
+// publishRequest is the body of POST /realtime.
+type publishRequest struct {
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// publish sends a message to the subscribers that may hear it: restdb.io's db.publish.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, hub *realtime.Hub) error {
+	access, err := s.streamAccess(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	cfg := s.settings.Current()
+	limit := min(cfg.Settings.Limits.MaxBodyBytes, maxPublishBytes)
+	if limit <= 0 {
+		limit = maxPublishBytes
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	var req publishRequest
+	if err := dec.Decode(&req); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		problem := jsonProblem(err)
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			problem = "unknown field " + f
+		}
+		return NewError(http.StatusBadRequest, `the body must be {"event":"<name>","data":<JSON>}: %s`, problem)
+	}
+	if dec.More() {
+		return NewError(http.StatusBadRequest, "trailing data after the JSON object")
+	}
+	if !settings.CollectionName.MatchString(req.Event) {
+		e := NewError(http.StatusBadRequest, "invalid event name %q: it must match %s", truncate(req.Event), settings.CollectionName)
+		e.List = []FieldError{{Field: "event", Message: "must match " + settings.CollectionName.String()}}
+		return e
+	}
+	if !access.HearsTopic(req.Event) {
+		return fmt.Errorf("%w: this caller may not publish %s (channel PUBLISH:%s)", auth.ErrForbidden, req.Event, req.Event)
+	}
+	data := []byte(req.Data)
+	if len(strings.TrimSpace(string(data))) == 0 {
+		data = []byte("null")
+	}
+	id, err := hub.Publish(req.Event, data)
+	if errors.Is(err, realtime.ErrClosed) {
+		return NewError(http.StatusServiceUnavailable, "the database is shutting down")
+	}
+	if err != nil {
+		return NewError(http.StatusBadRequest, "%s", err.Error())
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"result": "ok", "id": id})
+	return nil
+}
