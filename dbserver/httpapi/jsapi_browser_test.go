@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restkube/restkube/dbserver/realtime"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/internal/browsertest"
 )
@@ -120,5 +121,61 @@ func TestJSAPIInChromium(t *testing.T) {
 				t.Errorf("console: %s", m)
 			}
 		}
+	}
+}
+
+// TestJSAPIRealtimeInChromium opens restdb.io's JavaScript API with {realtime: true} in a page of
+// another origin and checks that db.on("POST") hears a document another client creates, and
+// that a publish from the page reaches the page's own db.on handler.
+func TestJSAPIRealtimeInChromium(t *testing.T) {
+	e := newRealtimeEnv(t, realtime.Options{})
+
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><head><script src="%s/rest/_jsapi.js"></script></head>
+<body><script>
+window.heard = [];
+window.db = new restdb(%q, {realtime: true});
+db.on("CONNECT", function () { document.body.dataset.connected = "yes"; });
+db.on("POST", function (err, evt) { window.heard.push(evt.collection + ":" + evt.data.name); });
+db.on("chat", function (err, evt) { window.heard.push("chat:" + evt.data.text); });
+document.body.dataset.ready = "yes";
+</script></body></html>`, e.url, pageKey)
+	}))
+	t.Cleanup(page.Close)
+
+	cfg := realtimeConfig()
+	cfg.Settings.APIKeys.Web = append(cfg.Settings.APIKeys.Web, settings.WebKey{
+		Name: "page", Key: pageKey, Origins: []string{page.URL},
+		Paths:    []string{"/rtitems", "/rtitems/**"},
+		Methods:  []string{"GET", "POST"},
+		Channels: []string{"POST:rtitems", "PUBLISH:chat"},
+	})
+	e.src.Set(cfg)
+
+	browser := browsertest.New(t)
+	tab := browsertest.NewTab(t, browser)
+	tab.Open(page.URL)
+	tab.WaitJS(`document.body && document.body.dataset.connected === "yes"`, 20*time.Second)
+
+	// Another client's write: the full key, over plain HTTP.
+	if r := e.do("POST", "/rest/rtitems", map[string]string{"x-apikey": fullKey}, `{"name":"kiwi"}`); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	// A write to a collection the key has no channel for is not heard.
+	if r := e.do("POST", "/rest/tasks", map[string]string{"x-apikey": fullKey}, `{"name":"secret"}`); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	tab.WaitJS(`window.heard.indexOf("rtitems:kiwi") >= 0`, 20*time.Second)
+
+	if got := tab.Eval(`db.publish("chat", {text: "hello"}).then(() => "sent", err => "refused " + err.status)`); got != "sent" {
+		t.Fatalf("publish: %s", got)
+	}
+	tab.WaitJS(`window.heard.indexOf("chat:hello") >= 0`, 20*time.Second)
+	if got := tab.Eval(`window.heard.join(",")`); strings.Contains(got, "secret") {
+		t.Errorf("the page heard a write on a collection outside its channels: %s", got)
+	}
+	if p := tab.Problems(); len(p) > 0 {
+		t.Errorf("console: %v", p)
 	}
 }
