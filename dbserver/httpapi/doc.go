@@ -28,6 +28,7 @@
 //	jsapi.go       bindJSAPI   /rest/_jsapi.js      (no credentials; embedded assets/jsapi.js)
 //	authroutes.go  bindAuth    /auth/...            (Options.Auth; external users)
 //	media.go       bindMedia   /media/...           (Options.Media; the media archive)
+//	backup.go      bindBackup  /admin/backups/...   (Options.Backup; full-access key only)
 //
 // Adding a group is one step of the same shape: its domain logic lives in a package of its own
 // (dbserver/realtime, dbserver/media, dbserver/backup), its dependency comes in through a field

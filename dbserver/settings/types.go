@@ -11,6 +11,7 @@ type Settings struct {
 	CORS        CORS         `json:"cors,omitempty"`
 	Collections []Collection `json:"collections,omitempty"`
 	Limits      Limits       `json:"limits,omitempty"`
+	Backup      Backup       `json:"backup,omitempty"`
 }
 
 // Auth configures access for external users (Auth0 or any OIDC issuer).
@@ -83,4 +84,40 @@ type Limits struct {
 	// MaxMediaBytes is the largest media upload accepted: each file and the sum of the files
 	// of one request (default 64 MiB, at most MaxMediaBytesLimit).
 	MaxMediaBytes int64 `json:"maxMediaBytes,omitempty"`
+}
+
+// Backup configures the backups the admin endpoint takes: where they go and how many are kept.
+// The object store's credentials are files in the config dir (BackupAccessKeyFile,
+// BackupSecretKeyFile, and BackupCAFile for a private CA), never part of settings.json.
+type Backup struct {
+	// Database is the name written into each archive's manifest; default "restkube".
+	Database string `json:"database,omitempty"`
+	// ObjectStore is where backups are written; without it the admin endpoint refuses to start one.
+	ObjectStore *ObjectStore `json:"objectStore,omitempty"`
+	// Retention bounds the backups kept under the prefix; applied after each successful backup.
+	Retention Retention `json:"retention,omitempty"`
+}
+
+// ObjectStore names an S3-compatible bucket and the prefix of this database's backups in it.
+type ObjectStore struct {
+	// Bucket is the bucket's name.
+	Bucket string `json:"bucket"`
+	// Prefix is prepended to every object key (e.g. "restkube/apps/todo/"); it ends with "/"
+	// when it names a folder.
+	Prefix string `json:"prefix,omitempty"`
+	// Endpoint is the store's URL ("https://s3.eu-west-1.amazonaws.com", "http://minio:9000");
+	// default https://s3.amazonaws.com.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Region is the bucket's region; default us-east-1.
+	Region string `json:"region,omitempty"`
+	// PathStyle addresses the bucket in the path (endpoint/bucket/key) rather than the host name,
+	// as most self-hosted stores need.
+	PathStyle bool `json:"pathStyle,omitempty"`
+}
+
+// Retention says which backups to keep. A backup is deleted when it is beyond the newest
+// KeepLast, or older than MaxAgeDays; the newest backup is never deleted. Zero means no limit.
+type Retention struct {
+	KeepLast   int `json:"keepLast,omitempty"`
+	MaxAgeDays int `json:"maxAgeDays,omitempty"`
 }
