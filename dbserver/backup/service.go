@@ -146,8 +146,10 @@ func (s *Service) Start() (Run, error) {
 func (s *Service) Runs() []Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := slices.Clone(s.runs)
-	slices.Reverse(out)
+	out := make([]Run, 0, len(s.runs))
+	for i := len(s.runs) - 1; i >= 0; i-- {
+		out = append(out, s.runs[i])
+	}
 	return out
 }
 
