@@ -92,6 +92,7 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 			s.Limits.MaxMediaBytes = *l.MaxMediaBytes
 		}
 	}
+	s.Backup = backupSettingsFor(db)
 	return s
 }
 
