@@ -31,7 +31,9 @@ func stoppedDatabase(t *testing.T, n int) string {
 	if err := os.MkdirAll(filepath.Join(dir, "media"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "media", "a.txt"), "media a")
+	if err := os.WriteFile(filepath.Join(dir, "media", "a.txt"), []byte("media a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -68,7 +70,9 @@ func TestBackupAndRestoreCommandsWithAFile(t *testing.T) {
 	// A truncated archive: refused, nothing written.
 	data, _ := os.ReadFile(archive)
 	cut := filepath.Join(t.TempDir(), "cut.tar.zst")
-	writeFile(t, cut, string(data[:len(data)*2/3]))
+	if err := os.WriteFile(cut, data[:len(data)*2/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	empty := t.TempDir()
 	if code, _, errs := cli(t, "restore", "--from", cut, "--data-dir", empty); code != 1 || !strings.Contains(errs, "corrupt") {
 		t.Fatalf("restore of a truncated archive: %d %s", code, errs)
