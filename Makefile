@@ -64,6 +64,10 @@ fuzz: ## Fuzz the query parser and the JSON decoder of request bodies for a boun
 bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FLAGS=-max-docs=100000 for a quick run).
 	go run ./bench $(BENCH_FLAGS)
 
+.PHONY: bench-backup
+bench-backup: ## Measure an online backup of a 1,000,000-document database against copying its file, writes during it, and RSS (BACKUP_BENCH_FLAGS=-docs=100000 for a quick run).
+	go run ./bench/backupbench $(BACKUP_BENCH_FLAGS)
+
 .PHONY: bench-smoke
 bench-smoke: ## Run the benchmark harness with tiny counts (a few seconds; also part of make test).
 	go test ./bench -run TestSmoke -count=1

@@ -147,8 +147,8 @@ func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBa
 	}
 	if bk.Status.Phase == "" || bk.Status.Phase == dbv1.BackupPending {
 		bk.Status.Phase = dbv1.BackupPending
-		if !meta.IsStatusConditionTrue(db.Status.Conditions, dbv1.ConditionReady) || key == "" {
-			// The dbserver is not serving yet; its Ready condition will come.
+		if key == "" {
+			// The Database's credentials are not there yet.
 			return ctrl.Result{RequeueAfter: r.opts.PollInterval}, nil
 		}
 		var run backup.Run
