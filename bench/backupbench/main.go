@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +36,17 @@ func main() {
 	docs := flag.Int("docs", 1_000_000, "documents in the database")
 	dir := flag.String("dir", "", "work directory on the disk to measure (default a temp dir)")
 	window := flag.Duration("window", 10*time.Second, "how long each writer phase runs")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*docs, *dir, *window); err != nil {
 		fmt.Fprintln(os.Stderr, "backupbench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
