@@ -79,13 +79,13 @@ func TestBackupSettingsAndProjection(t *testing.T) {
 func TestRestoreInitContainer(t *testing.T) {
 	db := backupDatabase("apps", "copy", "", "", 1)
 	dep := deploymentFor(db, Options{DefaultImage: "img"})
-	addRestore(dep, &restoreSource{store: &db.Spec.Backup.ObjectStore, key: "restkube/apps/todo/20260101T000000Z-abcdef.tar.zst"})
+	addRestore(dep, &restoreSource{store: &db.Spec.Backup.ObjectStore, key: "restkube/apps/todo/20260101T000000.000Z-abcdef.tar.zst"})
 	inits := dep.Spec.Template.Spec.InitContainers
 	if len(inits) != 1 || inits[0].Name != restoreContainer || inits[0].Image != "img" {
 		t.Fatalf("init containers = %+v", inits)
 	}
 	args := strings.Join(inits[0].Args, " ")
-	for _, want := range []string{"restore", "--if-empty", "--from=s3://backups/restkube/apps/todo/20260101T000000Z-abcdef.tar.zst", "--s3-path-style=true", "--s3-credentials-dir=" + restoreCredentialsDir} {
+	for _, want := range []string{"restore", "--if-empty", "--from=s3://backups/restkube/apps/todo/20260101T000000.000Z-abcdef.tar.zst", "--s3-path-style=true", "--s3-credentials-dir=" + restoreCredentialsDir} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}

@@ -347,9 +347,13 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// newID returns a sortable, unique id for a backup taken at t: its UTC time and 6 random hex digits.
+// idTime is the layout of the time in a backup's id: UTC to the millisecond, so that ids (and
+// object keys) sort in the order the backups were taken.
+const idTime = "20060102T150405.000Z"
+
+// newID returns a unique id for a backup taken at t: its time and 6 random hex digits.
 func newID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return t.UTC().Format(idTime) + "-" + hex.EncodeToString(b[:])
 }

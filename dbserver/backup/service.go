@@ -79,9 +79,10 @@ type Service struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu      sync.Mutex
-	runs    []Run // oldest first
-	running bool
+	mu        sync.Mutex
+	runs      []Run // oldest first
+	running   bool
+	lastStart time.Time
 }
 
 // NewService builds the service; Close stops a backup under way.
@@ -126,7 +127,12 @@ func (s *Service) Start() (Run, error) {
 	if s.ctx.Err() != nil {
 		return Run{}, errors.New("backup: the service is shutting down")
 	}
-	started := s.now().UTC()
+	// Strictly after the last one: keys sort by start time, which retention relies on.
+	started := s.now().UTC().Truncate(time.Millisecond)
+	if !started.After(s.lastStart) {
+		started = s.lastStart.Add(time.Millisecond)
+	}
+	s.lastStart = started
 	id := newID(started)
 	run := Run{ID: id, Phase: PhaseRunning, Started: started, Bucket: b.ObjectStore.Bucket, Key: b.ObjectStore.Prefix + id + ".tar.zst"}
 	s.runs = append(s.runs, run)
@@ -235,7 +241,7 @@ func (s *Service) take(run Run, b settings.Backup) Run {
 }
 
 // backupKey matches the keys this package writes under a prefix (newID + ".tar.zst").
-var backupKey = regexp.MustCompile(`^(\d{8}T\d{6}Z)-[0-9a-f]{6}\.tar\.zst$`)
+var backupKey = regexp.MustCompile(`^(\d{8}T\d{6}\.\d{3}Z)-[0-9a-f]{6}\.tar\.zst$`)
 
 // ApplyRetention deletes the backups under prefix that r no longer keeps: those beyond the
 // newest KeepLast and those older than MaxAgeDays (by the time in their key). It never deletes
@@ -260,14 +266,13 @@ func ApplyRetention(ctx context.Context, b *Bucket, prefix string, r settings.Re
 		if sm == nil {
 			continue
 		}
-		at, err := time.Parse("20060102T150405Z", sm[1])
+		at, err := time.Parse(idTime, sm[1])
 		if err != nil {
 			continue
 		}
 		backups = append(backups, backup{key: o.Key, at: at})
 	}
-	// Newest first; keys of the same second sort by their random suffix, which is as good
-	// as any order for backups taken within one second.
+	// Newest first: the service gives each backup a later millisecond than the one before.
 	slices.SortFunc(backups, func(a, b backup) int { return strings.Compare(b.key, a.key) })
 	deleted := 0
 	var errs []error

@@ -122,7 +122,7 @@ func TestServiceBacksUpToTheObjectStoreAndRestores(t *testing.T) {
 	if run.Phase != PhaseCompleted || run.Error != "" {
 		t.Fatalf("run = %+v", run)
 	}
-	if !strings.HasPrefix(run.Key, "apps/notes/20260101T030000Z-") || run.Documents != 20 || run.Files != 1 || run.Size <= 0 {
+	if !strings.HasPrefix(run.Key, "apps/notes/20260101T030000.000Z-") || run.Documents != 20 || run.Files != 1 || run.Size <= 0 {
 		t.Fatalf("run = %+v", run)
 	}
 	if keys := e.s3.Keys(t, "backups", "apps/notes/"); len(keys) != 1 || keys[0] != run.Key {

@@ -30,7 +30,7 @@ func TestBackupAdminEndpoint(t *testing.T) {
 		{name: "no credentials", method: "POST", url: "/admin/backups", status: 401},
 		{name: "a web key may not", method: "POST", url: "/admin/backups", headers: key(readerKey), status: 403, contains: []string{"full-access"}},
 		{name: "a user may not", method: "GET", url: "/admin/backups", headers: bearer("alice"), status: 403, contains: []string{"full-access"}},
-		{name: "an unknown run", method: "GET", url: "/admin/backups/20260101T000000Z-abcdef", headers: key(fullKey), status: 404},
+		{name: "an unknown run", method: "GET", url: "/admin/backups/20260101T000000.000Z-abcdef", headers: key(fullKey), status: 404},
 		{name: "a method the list does not serve", method: "DELETE", url: "/admin/backups", headers: key(fullKey), status: 405},
 	} {
 		r := e.do(sc.method, sc.url, sc.headers, sc.body)
