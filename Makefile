@@ -8,6 +8,7 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION      ?= v5.8.2
 GOLANGCI_LINT_VERSION  ?= v2.15.0
 HELM_VERSION           ?= v3.22.0
+VERSITYGW_VERSION      ?= v1.8.0
 
 export GOTOOLCHAIN := local
 
@@ -18,6 +19,7 @@ CONTROLLER_GEN := $(LOCALBIN_TOOLS)/controller-gen
 KUSTOMIZE      := $(LOCALBIN_TOOLS)/kustomize
 GOLANGCI_LINT  := $(LOCALBIN_TOOLS)/golangci-lint
 HELM           := $(LOCALBIN_TOOLS)/helm
+S3_SERVER      := $(BIN)/versitygw
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -45,7 +47,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: k8s-binaries $(KUSTOMIZE) $(HELM) ## Run all tests: unit, HTTP, store, and the controller against a real kube-apiserver (envtest).
+test: k8s-binaries s3-server $(KUSTOMIZE) $(HELM) ## Run all tests: unit, HTTP, store, and the controller against a real kube-apiserver (envtest).
 	go vet ./...
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 -timeout 20m
 
@@ -70,6 +72,10 @@ bench-memory: ## Peak RSS and a probe's p99 of the dbserver (GOMEMLIMIT=115MiB) 
 .PHONY: bench-operator
 bench-operator: k8s-binaries ## Measure the operator on envtest: 1,000 Databases at once, among 10,000 unrelated Secrets (BENCH_OPERATOR_FLAGS=-databases=100 for a quick run).
 	go run ./bench/operator -assets=$(K8S_BIN) $(BENCH_OPERATOR_FLAGS)
+
+.PHONY: bench-backup
+bench-backup: ## Measure an online backup of a 1,000,000-document database against copying its file, writes during it, and RSS (BACKUP_BENCH_FLAGS=-docs=100000 for a quick run).
+	go run ./bench/backupbench $(BACKUP_BENCH_FLAGS)
 
 .PHONY: bench-smoke
 bench-smoke: ## Run the benchmark harness with tiny counts (a few seconds; also part of make test).
@@ -151,6 +157,14 @@ test-e2e: k8s-binaries $(HELM) ## Build the image, start the cluster, run test/e
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd and the other Kubernetes components into bin/k8s (once).
 	@hack/build-k8s.sh $(K8S_BIN) $(K8S_VERSION) $(ETCD_VERSION)
+
+.PHONY: s3-server
+s3-server: $(S3_SERVER) ## Build the S3-compatible server of the backup tests (versitygw, POSIX backend) into bin/ (once).
+
+$(S3_SERVER):
+	@grep -q "github.com/versity/versitygw $(VERSITYGW_VERSION)" hack/versitygw/go.mod || { echo "hack/versitygw/go.mod does not require versitygw $(VERSITYGW_VERSION)"; exit 1; }
+	cd hack/versitygw && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(S3_SERVER).tmp github.com/versity/versitygw/cmd/versitygw
+	mv $(S3_SERVER).tmp $(S3_SERVER)
 
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN_TOOLS) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)

@@ -118,6 +118,7 @@ func NewDatabaseReconciler(mgr ctrl.Manager, opts Options) (*DatabaseReconciler,
 // +kubebuilder:rbac:groups="",resources=secrets;services;persistentvolumeclaims,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 
 // SetupWithManager registers the index on referenced Secrets and the controller's watches.
 func (r *DatabaseReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -164,7 +165,7 @@ func (r *DatabaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.updateStatus(ctx, db, obs); err != nil {
 		return ctrl.Result{}, err
 	}
-	if obs.stall != nil && obs.stall.Reason == ReasonSecretNotFound {
+	if obs.stall != nil && (obs.stall.Reason == ReasonSecretNotFound || isBackupStall(obs.stall)) {
 		return ctrl.Result{RequeueAfter: r.opts.SecretRetryInterval}, nil
 	}
 	return ctrl.Result{}, nil
@@ -207,9 +208,19 @@ func (r *DatabaseReconciler) reconcileObjects(ctx context.Context, db *dbv1.Data
 	if err := r.reconcileSettings(ctx, db, rendered); err != nil {
 		return obs, err
 	}
-	dep, err := r.reconcileDeployment(ctx, db)
+	restore, restoreStall, err := r.resolveRestore(ctx, db)
+	if err != nil || restoreStall != nil {
+		obs.stall = restoreStall
+		return obs, err
+	}
+	dep, err := r.reconcileDeployment(ctx, db, restore)
 	if err != nil {
 		return obs, err
+	}
+	if restore != nil {
+		if obs.stall, err = r.restoreFailure(ctx, db); err != nil {
+			return obs, err
+		}
 	}
 	obs.deployment = dep
 	return obs, nil

@@ -140,13 +140,14 @@ func (r *DatabaseReconciler) reconcileSettings(ctx context.Context, db *dbv1.Dat
 
 // reconcileDeployment keeps the Deployment <name> and returns it as the server has it, status
 // included.
-func (r *DatabaseReconciler) reconcileDeployment(ctx context.Context, db *dbv1.Database) (*appsv1.Deployment, error) {
+func (r *DatabaseReconciler) reconcileDeployment(ctx context.Context, db *dbv1.Database, restore *restoreSource) (*appsv1.Deployment, error) {
 	existing := &appsv1.Deployment{}
 	found, err := r.getCached(ctx, types.NamespacedName{Namespace: db.Namespace, Name: db.Name}, existing)
 	if err != nil {
 		return nil, err
 	}
 	desired := deploymentFor(db, r.opts)
+	addRestore(desired, restore)
 	if err := r.applyIfChanged(ctx, desired, orNil(found, existing)); err != nil {
 		return nil, err
 	}

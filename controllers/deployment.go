@@ -174,5 +174,8 @@ func configSources(db *dbv1.Database) []corev1.VolumeProjection {
 	if a := db.Spec.Auth; a != nil && a.Auth0 != nil {
 		sources = append(sources, secret(a.Auth0.SecretRef.Name, item(a.Auth0.SecretRef.Key, keyAuth0Secret)))
 	}
+	if b := db.Spec.Backup; b != nil {
+		sources = append(sources, objectStoreSources(&b.ObjectStore)...)
+	}
 	return sources
 }

@@ -108,6 +108,7 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 		}
 		s.Realtime.UserChannels = append([]string(nil), r.UserChannels...)
 	}
+	s.Backup = backupSettingsFor(db)
 	return s
 }
 

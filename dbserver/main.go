@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/backup"
 	"github.com/restkube/restkube/dbserver/httpapi"
 	"github.com/restkube/restkube/dbserver/media"
 	"github.com/restkube/restkube/dbserver/realtime"
@@ -58,6 +59,10 @@ func main() {
 const usage = `usage:
   dbserver serve [--data-dir DIR] [--config-dir DIR] [--listen ADDR] [--max-connections N]
   dbserver check [--data-dir DIR] [--repair]
+  dbserver backup --data-dir DIR --to FILE|s3://BUCKET/KEY [--database NAME] [s3 flags]
+  dbserver restore --from FILE|s3://BUCKET/KEY --data-dir DIR [--force] [--if-empty] [s3 flags]
+    s3 flags: --s3-endpoint URL --s3-region REGION --s3-path-style --s3-credentials-dir DIR
+              (DIR holds backup-access-key-id, backup-secret-access-key and optionally backup-ca.crt)
   dbserver --version
 `
 
@@ -75,6 +80,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serveCmd(args[1:], stdout, stderr)
 	case "check":
 		return checkCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -236,6 +245,21 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if err != nil {
 		return fmt.Errorf("opening the media archive: %w", err)
 	}
+	// Backups read their object store from the settings and its credentials from the config
+	// dir; standalone, there is no object store, and the endpoint answers so.
+	backups, err := backup.NewService(backup.ServiceOptions{
+		CopyFile:       st.CopyFile,
+		Media:          archive, // Pin defers unlinks of deleted media until the copy is done
+		Settings:       src.Current,
+		CredentialsDir: f.configDir,
+		Registry:       reg,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	// Runs before the store closes (defers run last-in first-out): a backup under way is cancelled.
+	defer backups.Close()
 	var draining atomic.Bool
 	// Built whatever the settings say: it reads them on every call, so enabling auth later
 	// (a settings reload) applies without a restart.
@@ -253,6 +277,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		Auth:     users,
 		Media:    archive,
 		Realtime: hub,
+		Backup:   backups,
 		Ready: func() error {
 			if draining.Load() {
 				return errors.New("shutting down")

@@ -58,6 +58,12 @@ func (db *Database) SecretRefs() []FieldSecretRef {
 	if a := db.Spec.Auth; a != nil && a.Auth0 != nil {
 		refs = append(refs, FieldSecretRef{Field: "spec.auth.auth0.secretRef", Ref: a.Auth0.SecretRef})
 	}
+	if b := db.Spec.Backup; b != nil {
+		refs = append(refs, b.ObjectStore.secretRefs("spec.backup.objectStore")...)
+	}
+	if b := db.Spec.Bootstrap; b != nil && b.FromBackup != nil && b.FromBackup.ObjectStore != nil {
+		refs = append(refs, b.FromBackup.ObjectStore.secretRefs("spec.bootstrap.fromBackup.objectStore")...)
+	}
 	return refs
 }
 
@@ -78,4 +84,25 @@ func (db *Database) ReferencedSecretNames() []string {
 		}
 	}
 	return names
+}
+
+// secretRefs lists the Secret keys an object store names, under field.
+func (o *ObjectStoreSpec) secretRefs(field string) []FieldSecretRef {
+	refs := []FieldSecretRef{
+		{Field: field + ".credentials.accessKeyID", Ref: o.Credentials.AccessKeyID},
+		{Field: field + ".credentials.secretAccessKey", Ref: o.Credentials.SecretAccessKey},
+	}
+	if o.CA != nil {
+		refs = append(refs, FieldSecretRef{Field: field + ".ca", Ref: *o.CA})
+	}
+	return refs
+}
+
+// BackupPrefix is the prefix of a Database's backups in its object store:
+// <spec prefix><namespace>/<name>/.
+func (db *Database) BackupPrefix() string {
+	if db.Spec.Backup == nil {
+		return ""
+	}
+	return db.Spec.Backup.ObjectStore.Prefix + db.Namespace + "/" + db.Name + "/"
 }

@@ -60,6 +60,17 @@ type DatabaseSpec struct {
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
+	// Backup configures backups to an S3-compatible object store, on a schedule or on demand
+	// (DatabaseBackup).
+	// +optional
+	Backup *BackupSpec `json:"backup,omitempty"`
+
+	// Bootstrap says what a new Database starts with; it is read only while its volume is
+	// empty, so it cannot be changed later.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="bootstrap is immutable"
+	// +optional
+	Bootstrap *BootstrapSpec `json:"bootstrap,omitempty"`
+
 	// Image overrides the dbserver image the operator was started with.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional

@@ -39,7 +39,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Database{}, &DatabaseList{})
+	s.AddKnownTypes(GroupVersion, &Database{}, &DatabaseList{}, &DatabaseBackup{}, &DatabaseBackupList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

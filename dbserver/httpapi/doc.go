@@ -31,6 +31,7 @@
 //	console.go     bindConsole /console/            (no credentials; embedded assets/console;
 //	                                                 off when settings console.enabled is false)
 //	realtime.go    bindRealtime GET, POST /realtime (Options.Realtime; Server-Sent Events)
+//	backup.go      bindBackup  /admin/backups/...   (Options.Backup; full-access key only)
 //
 // Adding a group is one step of the same shape: its domain logic lives in a package of its own
 // (dbserver/realtime, dbserver/media, dbserver/backup), its dependency comes in through a field

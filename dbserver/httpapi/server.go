@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/restkube/restkube/dbserver/auth"
+	"github.com/restkube/restkube/dbserver/backup"
 	"github.com/restkube/restkube/dbserver/jsondoc"
 	"github.com/restkube/restkube/dbserver/media"
 	"github.com/restkube/restkube/dbserver/realtime"
@@ -52,6 +53,8 @@ type Options struct {
 	Auth AuthService
 	// Media is the media archive served at /media (media.go); nil leaves /media unmounted.
 	Media *media.Archive
+	// Backup serves the /admin/backups group (backup.go); nil leaves it unmounted.
+	Backup *backup.Service
 	// Ready reports whether the server can serve (store open, not shutting down); nil means ready.
 	Ready func() error
 	// Realtime is the hub behind GET and POST /realtime; nil leaves /realtime unmounted (404).
@@ -117,6 +120,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Realtime != nil {
 		s.bindRealtime(opts.Realtime)
+	}
+	if opts.Backup != nil {
+		s.bindBackup(opts.Backup)
 	}
 	s.Handle("/", notFound)
 	s.handler = s.observe(s.cors(s.mux))

@@ -165,6 +165,7 @@ func (s *Settings) Validate() error {
 			}
 		}
 	}
+	validateBackup(&s.Backup, bad)
 	if s.Limits.MaxBodyBytes < 0 {
 		bad("limits.maxBodyBytes", "must not be negative")
 	}
@@ -268,4 +269,42 @@ func (a *Auth0) IssuerURL() string {
 		return ""
 	}
 	return "https://" + strings.TrimSuffix(a.Domain, "/") + "/"
+}
+
+// BucketName is the pattern of an S3 bucket name (the common subset every S3 store accepts).
+var BucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// MaxBackupPrefix bounds backup.objectStore.prefix (S3 keys are at most 1024 bytes).
+const MaxBackupPrefix = 512
+
+func validateBackup(b *Backup, bad func(field, format string, args ...any)) {
+	if len(b.Database) > 253 {
+		bad("backup.database", "must be at most 253 characters")
+	}
+	if b.Retention.KeepLast < 0 {
+		bad("backup.retention.keepLast", "must not be negative")
+	}
+	if b.Retention.MaxAgeDays < 0 {
+		bad("backup.retention.maxAgeDays", "must not be negative")
+	}
+	o := b.ObjectStore
+	if o == nil {
+		return
+	}
+	if !BucketName.MatchString(o.Bucket) {
+		bad("backup.objectStore.bucket", "%q is not a bucket name (3-63 of a-z, 0-9, '.', '-')", o.Bucket)
+	}
+	if len(o.Prefix) > MaxBackupPrefix {
+		bad("backup.objectStore.prefix", "must be at most %d characters", MaxBackupPrefix)
+	} else if strings.HasPrefix(o.Prefix, "/") || strings.Contains(o.Prefix, "..") || strings.Contains(o.Prefix, "//") {
+		bad("backup.objectStore.prefix", "%q must not start with /, nor hold .. or //", o.Prefix)
+	}
+	if o.Endpoint != "" {
+		if u, err := url.Parse(o.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" {
+			bad("backup.objectStore.endpoint", "%q is not an http(s) URL of a host such as https://s3.example.com", o.Endpoint)
+		}
+	}
+	if len(o.Region) > 64 || strings.ContainsAny(o.Region, " /") {
+		bad("backup.objectStore.region", "%q is not a region name", o.Region)
+	}
 }

@@ -22,6 +22,12 @@ const (
 	APIKeyFile       = "api-key"
 	SigningKeyFile   = "signing-key"
 	ClientSecretFile = "auth0-client-secret"
+
+	// The object store's credentials for backups (see Backup); read at each backup, so a
+	// rotated Secret applies to the next one.
+	BackupAccessKeyFile = "backup-access-key-id"
+	BackupSecretKeyFile = "backup-secret-access-key"
+	BackupCAFile        = "backup-ca.crt"
 )
 
 // Config is everything the dbserver reads from its config dir.

@@ -12,6 +12,7 @@ type Settings struct {
 	Collections []Collection `json:"collections,omitempty"`
 	Limits      Limits       `json:"limits,omitempty"`
 	Realtime    Realtime     `json:"realtime,omitempty"`
+	Backup      Backup       `json:"backup,omitempty"`
 	// Console configures the web console at /console/; absent means on (see ConsoleEnabled).
 	Console *Console `json:"console,omitempty"`
 }
@@ -118,4 +119,40 @@ type Realtime struct {
 	// keys' form; each collection event is also subject to the user's read rights. Default:
 	// POST:*, PUT:*, DELETE:* (every collection the user may read, no published messages).
 	UserChannels []string `json:"userChannels,omitempty"`
+}
+
+// Backup configures the backups the admin endpoint takes: where they go and how many are kept.
+// The object store's credentials are files in the config dir (BackupAccessKeyFile,
+// BackupSecretKeyFile, and BackupCAFile for a private CA), never part of settings.json.
+type Backup struct {
+	// Database is the name written into each archive's manifest; default "restkube".
+	Database string `json:"database,omitempty"`
+	// ObjectStore is where backups are written; without it the admin endpoint refuses to start one.
+	ObjectStore *ObjectStore `json:"objectStore,omitempty"`
+	// Retention bounds the backups kept under the prefix; applied after each successful backup.
+	Retention Retention `json:"retention,omitempty"`
+}
+
+// ObjectStore names an S3-compatible bucket and the prefix of this database's backups in it.
+type ObjectStore struct {
+	// Bucket is the bucket's name.
+	Bucket string `json:"bucket"`
+	// Prefix is prepended to every object key (e.g. "restkube/apps/todo/"); it ends with "/"
+	// when it names a folder.
+	Prefix string `json:"prefix,omitempty"`
+	// Endpoint is the store's URL ("https://s3.eu-west-1.amazonaws.com", "http://minio:9000");
+	// default https://s3.amazonaws.com.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Region is the bucket's region; default us-east-1.
+	Region string `json:"region,omitempty"`
+	// PathStyle addresses the bucket in the path (endpoint/bucket/key) rather than the host name,
+	// as most self-hosted stores need.
+	PathStyle bool `json:"pathStyle,omitempty"`
+}
+
+// Retention says which backups to keep. A backup is deleted when it is beyond the newest
+// KeepLast, or older than MaxAgeDays; the newest backup is never deleted. Zero means no limit.
+type Retention struct {
+	KeepLast   int `json:"keepLast,omitempty"`
+	MaxAgeDays int `json:"maxAgeDays,omitempty"`
 }

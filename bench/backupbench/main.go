@@ -1,0 +1,271 @@
+// Command backupbench measures an online backup against its targets, in one run on one disk:
+//
+//  1. the floor: copying the database file (read, write, fsync) to another file on the same disk;
+//  2. a backup of the same database (backup.Write through one read transaction, zstd, to a file
+//     on the same disk, fsync), as bytes of database file per second: at least 50% of the floor;
+//  3. 16 writers inserting one document each, for a fixed time, without and then with backups
+//     running back to back: at least 70% of their throughput kept;
+//  4. the process's RSS while the backups run, over the RSS before (anonymous memory and
+//     file-backed pages reported apart): at most 32 MiB of growth.
+//
+// It prints one table and the targets. Usage: go run ./bench/backupbench [-docs N] [-dir DIR].
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/restkube/restkube/dbserver/backup"
+	"github.com/restkube/restkube/dbserver/store"
+	"github.com/restkube/restkube/internal/benchdoc"
+)
+
+func main() {
+	docs := flag.Int("docs", 1_000_000, "documents in the database")
+	dir := flag.String("dir", "", "work directory on the disk to measure (default a temp dir)")
+	window := flag.Duration("window", 10*time.Second, "how long each writer phase runs")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	if err := run(*docs, *dir, *window); err != nil {
+		fmt.Fprintln(os.Stderr, "backupbench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(docs int, dir string, window time.Duration) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "restkube-backupbench-")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(d) }()
+		dir = d
+	}
+	dbPath := filepath.Join(dir, backup.DBMember)
+	if err := build(dbPath, docs); err != nil {
+		return err
+	}
+	// Reopened, so that the mapping starts cold as in a dbserver that has just started.
+	st, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.Close() }()
+	fi, err := os.Stat(dbPath)
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+
+	// 1 and 2, interleaved three times; the median of each.
+	var copies, backups []float64
+	var archive int64
+	for range 3 {
+		d, err := timeIt(func() error { return copyFile(dbPath, filepath.Join(dir, "copy.db")) })
+		if err != nil {
+			return err
+		}
+		copies = append(copies, mib(size)/d.Seconds())
+		d, err = timeIt(func() error {
+			n, err := backupTo(st, filepath.Join(dir, "backup.tar.zst"))
+			archive = n
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		backups = append(backups, mib(size)/d.Seconds())
+	}
+	_ = os.Remove(filepath.Join(dir, "copy.db"))
+	copyRate, backupRate := median(copies), median(backups)
+
+	// 3 and 4.
+	runtime.GC()
+	anon0, file0 := rss()
+	alone := writers(st, window, nil)
+	var peakAnon, peakFile int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // backups back to back while the writers run
+		defer wg.Done()
+		for !stop.Load() {
+			if _, err := backupTo(st, filepath.Join(dir, "backup.tar.zst")); err != nil {
+				fmt.Fprintln(os.Stderr, "backup:", err)
+				return
+			}
+		}
+	}()
+	go func() { // RSS sampled every 20 ms
+		defer wg.Done()
+		for !stop.Load() {
+			a, f := rss()
+			peakAnon, peakFile = max(peakAnon, a), max(peakFile, f)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	during := writers(st, window, nil)
+	stop.Store(true)
+	wg.Wait()
+
+	fmt.Printf("database: %d documents, %.0f MiB file; archive %.0f MiB (zstd)\n", docs, mib(size), mib(archive))
+	fmt.Printf("%-44s %10s\n", "measurement", "value")
+	fmt.Printf("%-44s %7.0f MiB/s\n", "copy of the file (floor, median of 3)", copyRate)
+	fmt.Printf("%-44s %7.0f MiB/s\n", "backup to a file (median of 3)", backupRate)
+	fmt.Printf("%-44s %7.0f /s\n", "16 writers alone", alone)
+	fmt.Printf("%-44s %7.0f /s\n", "16 writers during backups", during)
+	fmt.Printf("%-44s %7.1f MiB\n", "RSS growth, anonymous (peak - before)", mib(peakAnon-anon0))
+	fmt.Printf("%-44s %7.1f MiB\n", "RSS growth, file-backed (peak - before)", mib(peakFile-file0))
+	target := func(name string, got, want float64, ok bool) {
+		mark := "met"
+		if !ok {
+			mark = "MISSED"
+		}
+		fmt.Printf("target %-40s %6.2f (want %s) %s\n", name, got, strconv.FormatFloat(want, 'f', -1, 64), mark)
+	}
+	target("backup speed / copy speed", backupRate/copyRate, 0.5, backupRate/copyRate >= 0.5)
+	target("writes during / writes alone", during/alone, 0.7, during/alone >= 0.7)
+	growth := mib(peakAnon - anon0 + peakFile - file0)
+	target("RSS growth MiB (anon + file)", growth, 32, growth <= 32)
+	return nil
+}
+
+// build writes docs documents in bulk inserts of 1000 and closes the store.
+func build(path string, docs int) error {
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		return err
+	}
+	const batch = 1000
+	for i := 0; i < docs; i += batch {
+		n := min(batch, docs-i)
+		b := make([]store.Doc, n)
+		for j := range b {
+			b[j] = benchdoc.Doc(i + j)
+		}
+		if _, err := st.Insert("items", b, "bench"); err != nil {
+			_ = st.Close()
+			return err
+		}
+	}
+	return st.Close()
+}
+
+func timeIt(f func() error) (time.Duration, error) {
+	start := time.Now()
+	err := f()
+	return time.Since(start), err
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = in.Close() }()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = out.Close() }()
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	return out.Sync()
+}
+
+func backupTo(st *store.Store, path string) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := backup.Write(context.Background(), f, st.CopyFile, backup.WriteOptions{Database: "bench"}); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// writers runs 16 goroutines inserting one document per request for d and returns inserts/s.
+func writers(st *store.Store, d time.Duration, _ func()) float64 {
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				if _, err := st.Insert("writes", []store.Doc{benchdoc.Doc(w*1_000_000 + i)}, "bench"); err != nil {
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// rss returns the process's resident anonymous and file-backed memory.
+func rss() (anon, file int64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "RssAnon:":
+			anon = kb << 10
+		case "RssFile:":
+			file = kb << 10
+		}
+	}
+	return anon, file
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
