@@ -203,7 +203,8 @@ delete_netns() {
   fi
   rm -f "$RUN/netns.id"
   # `ip netns add` bind-mounts /run/netns onto itself; undo that when `up` created the folder.
-  if ! grep -qx /run/netns "$STATE/preexisting" 2>/dev/null && [ -d /run/netns ] && [ -z "$(ls -A /run/netns)" ]; then
+  if [ -f "$STATE/preexisting" ] && ! grep -qx /run/netns "$STATE/preexisting" && [ -d /run/netns ] &&
+    [ -z "$(ls -A /run/netns)" ]; then
     while [ -n "$(mounts_under /run/netns)" ]; do umount /run/netns 2>/dev/null || break; done
     rmdir /run/netns 2>/dev/null || true
   fi
@@ -743,14 +744,20 @@ kill_pod_processes() {
 mounts_under() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r; }
 
 unmount_all() {
-  local dirs=("$E2E_DIR" /var/lib/kubelet)
-  grep -qx /run/containerd "$STATE/preexisting" 2>/dev/null || dirs+=(/run/containerd)
+  local dirs=("$E2E_DIR")
+  # Outside our folder only with the state of our own `up`: without it, whatever is mounted
+  # there is not ours.
+  if [ -f "$STATE/preexisting" ]; then
+    dirs+=(/var/lib/kubelet)
+    grep -qx /run/containerd "$STATE/preexisting" || dirs+=(/run/containerd)
+  fi
   local d m
   for d in "${dirs[@]}"; do
     for m in $(mounts_under "$d"); do umount "$m" 2>/dev/null || umount -l "$m" || log "WARNING: cannot unmount $m"; done
   done
   # The pods' network namespaces that the CNI made and no clean teardown removed (ours is
   # deleted last, by delete_netns).
+  [ -f "$STATE/netns" ] || return 0
   for m in /run/netns/*; do
     [ -e "$m" ] && [ "$m" != "$NETNS_PATH" ] || continue
     grep -qx "$(basename "$m")" "$STATE/netns" 2>/dev/null && continue
@@ -777,6 +784,7 @@ restore_sysctls() {
 
 remove_side_paths() {
   local p
+  [ -f "$STATE/preexisting" ] || return 0 # without our `up`'s record, nothing there is known to be ours
   for p in "${SIDE_PATHS[@]}"; do
     [ -e "$p" ] || continue
     grep -qx "$p" "$STATE/preexisting" 2>/dev/null && continue
