@@ -1,33 +1,63 @@
 #!/usr/bin/env bash
-# A real single-node Kubernetes cluster for the end-to-end tests, under one folder, as root.
+# A real single-node Kubernetes cluster for the end-to-end tests, as root, in a network namespace
+# of its own: the host's network is never changed.
 #
-#   hack/e2e-cluster.sh up       install what is missing, start (or resume) the cluster, wait for it
-#   hack/e2e-cluster.sh down     stop it and leave the machine as it was before `up`
+#   hack/e2e-cluster.sh up       install what is missing, build the test images, create the network
+#                                namespace, start (or resume) the cluster inside it, wait for it
+#   hack/e2e-cluster.sh exec CMD...   run CMD inside the namespace (kubectl, helm, go test, a shell),
+#                                with KUBECONFIG, E2E_* and PATH set for the cluster and GOPROXY=off
+#   hack/e2e-cluster.sh down     stop it, delete the namespace, leave the machine as it was before `up`
 #   hack/e2e-cluster.sh wipe     down, then delete the folder (certs, etcd data, volumes, images)
 #   hack/e2e-cluster.sh status   what runs
 #   hack/e2e-cluster.sh import TARBALL...   import docker-archive images into the node
 #
-# Everything lives under $E2E_DIR (default bin/e2e): containerd (own socket, root and state),
-# etcd data, certificates, kubeconfigs ($E2E_DIR/kubeconfig is the admin's), the kubelet's root,
-# pod logs, CNI state, volumes, logs (logs/*.log) and pid files. Every step is idempotent: `up`
+# Network. Everything of the cluster — containerd and the pods' shims, etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, the kubelet, kube-proxy, the volume provisioner — and
+# everything that talks to it (the e2e tests, kubectl, helm: `exec`) runs inside the network
+# namespace $NETNS, entered with `nsenter --net` (`ip netns exec` would remount /sys and hide the
+# cgroup mounts the kubelet needs). Inside it: lo, the node's interface $NODE_IFACE (an empty
+# bridge: no other machine can reach it, and this kernel has no dummy driver) holding $NODE_IP, a
+# route for the Service range to it (so the node can reach ClusterIPs; kube-proxy rewrites them),
+# the CNI bridge $CNI_BRIDGE with the pods' veths, and the iptables rules and network sysctls of
+# kube-proxy and the CNI plugins. There is no default route and no interface leading out of the
+# namespace, so no packet of the cluster can leave the machine even if a rule is missing.
+# The host's links, addresses, routes, rules, iptables/ip6tables/nft rulesets and network
+# sysctls are recorded before `up` and compared after `up` and after `down`; any difference fails
+# loudly.
+#
+# What does change outside the namespace (the machine is shared; these are restored or removed by
+# `down`): Debian packages installed (left installed), the kernel settings in GLOBAL_SYSCTLS
+# (global, not per network namespace: the kubelet sets them; restored), cgroups under kubepods
+# (removed), the mounts and paths in SIDE_PATHS (removed when `up` created them), and the
+# namespace's own bind mount under /run/netns. Everything else lives under $E2E_DIR (default
+# bin/e2e): containerd's root, state and socket, etcd data, certificates, kubeconfigs
+# ($E2E_DIR/kubeconfig is the admin's), the kubelet's root, pod logs, CNI state, volumes, logs
+# (logs/*.log), pid files and the saved machine state (state/). Every step is idempotent: `up`
 # after a half-finished `up` or `down` resumes; `down` after a half-finished run cleans up.
 #
-# Network: all traffic stays on this machine. The node's address ($NODE_IP) lives on an
-# interface this script creates ($NODE_IFACE: a dummy interface, or an empty bridge where the
-# kernel has no dummy driver); pods live on the CNI bridge $CNI_BRIDGE and may not be forwarded
-# anywhere else (chain RKE2E-ISOLATE). No CoreDNS: the e2e tests reach Services by ClusterIP.
+# Go: packages and Go modules are fetched only on the host, before anything runs in the
+# namespace; inside it GOPROXY=off, so an accidental download fails at once.
+#
+# No CoreDNS: the tests reach Services by ClusterIP (they run inside the namespace).
 #
 # Storage: StorageClass `standard` (default, WaitForFirstConsumer) served by
 # hack/e2e-provisioner, which backs each claim with a directory under volumes/ owned by uid 65532.
+#
+# Images: every hack/e2e-images/NAME/ holding a main package becomes restkube.local/NAME:e2e (a
+# static binary /NAME in a scratch image, uid 65532; pause runs as 65535), imported at `up`.
 #
 # See ../shared/K8S-BINARIES.md for why each kubelet/kube-proxy setting is what it is.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SELF=$ROOT/hack/e2e-cluster.sh
 E2E_DIR=${E2E_DIR:-$ROOT/bin/e2e}
 K8S_BIN=${K8S_BIN:-$ROOT/bin/k8s}
+export E2E_DIR K8S_BIN
+NETNS=${E2E_NETNS:-restkube-e2e}
+NETNS_PATH=/run/netns/$NETNS
 NODE_NAME=restkube-e2e
-NODE_IFACE=rk-e2e0
+NODE_IFACE=rk-node0
 NODE_IP=10.250.0.1
 CNI_BRIDGE=rk-cni0
 POD_CIDR=10.244.0.0/24
@@ -37,14 +67,21 @@ ETCD_CLIENT_PORT=12379
 ETCD_PEER_PORT=12380
 API_PORT=6443
 PAUSE_IMAGE=restkube.local/pause:e2e
-PROBE_IMAGE=restkube.local/probe:e2e
 PROVISIONER=restkube.dev/e2e-hostpath
-PACKAGES=(containerd runc containernetworking-plugins iptables conntrack openssl nftables)
-# Kernel settings the kubelet, kube-proxy and CNI change; saved at the first `up`, restored at `down`.
-SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory kernel.keys.root_maxkeys
-  kernel.keys.root_maxbytes net.ipv4.ip_forward net.ipv4.conf.all.route_localnet
-  net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.netfilter.nf_conntrack_max
-  net.ipv6.conf.all.forwarding)
+PACKAGES=(containerd runc containernetworking-plugins iptables nftables conntrack openssl iproute2 curl util-linux)
+# Kernel settings that are global, not per network namespace, which the kubelet changes
+# (vm.*, kernel.*; see its setupKernelTunables) or which kube-proxy could (nf_conntrack_max is
+# writable only from the host's namespace; our zero conntrack settings leave it alone anyway).
+# Saved at the first `up`, restored at `down`. The network sysctls the cluster does set
+# (net.ipv4.ip_forward, net.ipv4.conf.*.route_localnet, net.bridge.bridge-nf-call-*,
+# net.netfilter.nf_conntrack_tcp_timeout_*) are per namespace on this kernel (6.x; checked with
+# `unshare --net`): they change only inside $NETNS and vanish with it.
+GLOBAL_SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.netfilter.nf_conntrack_max)
+# The host's network sysctls, part of the host network check: they must never change.
+HOST_NET_SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.forwarding net.ipv4.conf.all.route_localnet
+  net.ipv6.conf.all.forwarding net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
+  net.netfilter.nf_conntrack_tcp_timeout_established net.netfilter.nf_conntrack_tcp_timeout_close_wait)
 # Paths outside $E2E_DIR that the cluster may create; `down` removes those that did not exist before.
 SIDE_PATHS=(/var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods /run/containerd /run/netns
   /etc/cni /opt/cni /var/lib/containerd /etc/kubernetes)
@@ -60,12 +97,19 @@ RUN=$E2E_DIR/run
 KUBECONFIG_ADMIN=$E2E_DIR/kubeconfig
 export GOTOOLCHAIN=local
 
-T0=$(date +%s.%N)
+T0=${E2E_T0:-$(date +%s.%N)}
+export E2E_T0=$T0
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
 log() { printf '[e2e-cluster %6ss] %s\n' "$(since "$T0")" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 ctr_() { ctr --address "$SOCK" --namespace k8s.io "$@"; }
+
+# kubectl talks to the cluster, so it runs only inside the namespace: from the host, the node
+# address would follow the default route off the machine.
+kubectl() {
+  inside || die "kubectl called outside the network namespace $NETNS (a bug in this script)"
+  "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"
+}
 
 # wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: poll COMMAND until it succeeds or time runs out.
 wait_for() {
@@ -75,6 +119,95 @@ wait_for() {
     [ "$(date +%s)" -lt "$deadline" ] || { log "timed out after ${timeout}s waiting for $what"; return 1; }
     sleep 0.2
   done
+}
+
+# ---------------------------------------------------------------- the network namespace
+
+# ns_exists: our namespace is mounted at $NETNS_PATH.
+ns_exists() { [ -e "$NETNS_PATH" ] && [ "$(stat -f -c %T "$NETNS_PATH" 2>/dev/null)" = nsfs ]; }
+
+# ns_id: the namespace's identity as /proc/PID/ns/net shows it ("net:[INODE]"), recorded at
+# creation so that `down` can still find processes in it after the mount is gone.
+ns_id() {
+  if ns_exists; then echo "net:[$(stat -L -c %i "$NETNS_PATH")]"; else cat "$RUN/netns.id" 2>/dev/null || true; fi
+}
+
+# inside: this process runs in our namespace.
+inside() { ns_exists && [ "$(readlink /proc/self/ns/net)" = "$(ns_id)" ]; }
+
+# in_ns FUNCTION ARGS...: run a function of this script inside the namespace.
+in_ns() {
+  ns_exists || die "network namespace $NETNS does not exist"
+  nsenter --net="$NETNS_PATH" -- env GOPROXY=off "$SELF" __inside "$@"
+}
+
+create_netns() {
+  if [ -e "$NETNS_PATH" ] && ! ns_exists; then rm -f "$NETNS_PATH"; fi # a stale file after a reboot
+  if ! ns_exists; then
+    ip netns add "$NETNS"
+    log "created network namespace $NETNS"
+  fi
+  ns_id >"$RUN/netns.id"
+}
+
+# setup_ns_network runs inside the namespace: the node's interface and address, and a route for
+# the Service range to it. Nothing here can reach the host's interfaces.
+setup_ns_network() {
+  inside || die "setup_ns_network outside $NETNS"
+  ip link set lo up
+  if ! ip link show "$NODE_IFACE" >/dev/null 2>&1; then
+    # The dummy driver is the natural choice; some kernels lack it, and an empty bridge serves
+    # the same purpose: a local interface holding an address that nothing else can reach.
+    ip link add "$NODE_IFACE" type dummy 2>/dev/null || ip link add "$NODE_IFACE" type bridge
+    log "created interface $NODE_IFACE in $NETNS"
+  fi
+  sysctl -qw "net.ipv6.conf.$NODE_IFACE.disable_ipv6=1" 2>/dev/null || true
+  ip addr show dev "$NODE_IFACE" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$NODE_IFACE"
+  ip link set "$NODE_IFACE" up
+  # Locally sent packets need a route before kube-proxy's rules rewrite a ClusterIP to a pod; a
+  # ClusterIP it has not programmed dies on the empty bridge.
+  ip route replace "$SERVICE_CIDR" dev "$NODE_IFACE" src "$NODE_IP"
+  # Per namespace on this kernel (the host check would catch it otherwise): routing for the
+  # pods, and bridged pod traffic through iptables (already the default: write only if not).
+  sysctl -qw net.ipv4.ip_forward=1
+  [ "$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo 1)" = 1 ] ||
+    sysctl -qw net.bridge.bridge-nf-call-iptables=1
+}
+
+# ns_pids lists the live processes in our namespace.
+ns_pids() {
+  local id pid
+  id=$(ns_id)
+  [ -n "$id" ] || return 0
+  for pid in $(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' \
+    -lname "$(sed 's/[][*?]/\\&/g' <<<"$id")" 2>/dev/null | cut -d/ -f3); do
+    alive "$pid" && echo "$pid"
+  done
+  return 0
+}
+
+# kill_ns_processes ends every process left in our namespace (all of them are ours: the
+# cluster's daemons, containerd's shims, tests and port-forwards of a half-finished run).
+kill_ns_processes() {
+  local pids pid
+  pids=$(ns_pids)
+  [ -n "$pids" ] || return 0
+  for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+  log "killed $(echo $pids | wc -w) processes left in $NETNS"
+  for pid in $pids; do wait_for "pid $pid to die" 10 dead "$pid" || log "WARNING: pid $pid in $NETNS survived SIGKILL"; done
+}
+
+delete_netns() {
+  if ns_exists; then
+    ip netns del "$NETNS" && log "deleted network namespace $NETNS"
+  fi
+  rm -f "$RUN/netns.id"
+  # `ip netns add` bind-mounts /run/netns onto itself; undo that when `up` created the folder.
+  if [ -f "$STATE/preexisting" ] && ! grep -qx /run/netns "$STATE/preexisting" && [ -d /run/netns ] &&
+    [ -z "$(ls -A /run/netns)" ]; then
+    while [ -n "$(mounts_under /run/netns)" ]; do umount /run/netns 2>/dev/null || break; done
+    rmdir /run/netns 2>/dev/null || true
+  fi
 }
 
 # ---------------------------------------------------------------- processes
@@ -98,9 +231,10 @@ running() {
 
 dead() { ! alive "$1"; }
 
-# start NAME COMMAND...: start a daemon in its own session, logging to logs/NAME.log.
+# start NAME COMMAND...: start a daemon in its own session, inside the namespace, logging to logs/NAME.log.
 start() {
   local name=$1; shift
+  inside || die "refusing to start $name outside $NETNS"
   if running "$name"; then log "$name already running (pid $(pid_of "$name"))"; return; fi
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
@@ -124,15 +258,59 @@ stop() {
 
 # ---------------------------------------------------------------- machine state
 
+# retry N COMMAND...: run COMMAND up to N times, 10 s apart (apt waits for other helpers' dpkg).
+retry() {
+  local n=$1 i; shift
+  for ((i = 1; ; i++)); do
+    "$@" && return 0
+    [ "$i" -lt "$n" ] || return 1
+    log "retrying in 10s: $*"; sleep 10
+  done
+}
+
 install_packages() {
-  local missing=()
+  local missing=() p
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return
   log "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  retry 30 apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive retry 30 apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# host_network prints the host's network configuration, normalised only where it changes by
+# itself (packet counters, address lifetimes, route expiry). It runs in the host's namespace.
+host_network() {
+  ! inside || die "host_network inside $NETNS"
+  echo "## ip link"; ip -o link show
+  echo "## ip addr"; ip -o addr show | sed -E 's/\\ +valid_lft.*//'
+  echo "## ip route (all tables)"; ip -4 route show table all; ip -6 route show table all | sed -E 's/ expires [0-9]+sec//'
+  echo "## ip rule"; ip -4 rule show; ip -6 rule show
+  local tool
+  for tool in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
+    command -v "$tool" >/dev/null || continue
+    echo "## $tool"; "$tool" 2>/dev/null | grep -v '^#' | sed -E 's/\[[0-9]+:[0-9]+\]/[-]/' || true
+  done
+  if command -v nft >/dev/null; then
+    echo "## nft list ruleset"; nft list ruleset 2>/dev/null | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/; s/ expires [0-9a-z.]+//' || true
+  fi
+  echo "## sysctl"
+  local k
+  for k in "${HOST_NET_SYSCTLS[@]}"; do echo "$k=$(sysctl -n "$k" 2>/dev/null || echo -)"; done
+}
+
+# check_host_network WHEN: the host's network is what it was before `up`, or fail loudly.
+check_host_network() {
+  [ -f "$STATE/host-network" ] || return 0
+  host_network >"$STATE/host-network.now"
+  if ! diff -u "$STATE/host-network" "$STATE/host-network.now" >"$STATE/host-network.diff"; then
+    log "ERROR: THE HOST'S NETWORK CHANGED ($1); it must never change. Difference (- before up, + now):"
+    cat "$STATE/host-network.diff" >&2
+    return 1
+  fi
+  log "host network check ($1): links, addresses, routes, rules, iptables/nft rulesets and network sysctls unchanged"
 }
 
 # save_machine_state records, once per up/down cycle, what `down` must restore or compare with.
@@ -140,69 +318,26 @@ save_machine_state() {
   mkdir -p "$STATE"
   [ -f "$STATE/saved" ] && return
   : >"$STATE/sysctl"
-  for k in "${SYSCTLS[@]}"; do
+  local k p
+  for k in "${GLOBAL_SYSCTLS[@]}"; do
     v=$(sysctl -n "$k" 2>/dev/null) && printf '%s=%s\n' "$k" "$v" >>"$STATE/sysctl"
   done
   : >"$STATE/preexisting"
   for p in "${SIDE_PATHS[@]}"; do [ -e "$p" ] && echo "$p" >>"$STATE/preexisting"; done
   ls /run/netns 2>/dev/null >"$STATE/netns" || true
-  nft list tables 2>/dev/null | sort >"$STATE/nft-tables" || true
   baseline >"$STATE/baseline"
+  host_network >"$STATE/host-network"
   touch "$STATE/saved"
 }
 
-# baseline prints what "the machine as it was" means: links, firewall size, mounts, cgroups.
+# baseline prints what else "the machine as it was" means: mounts, cgroups, named network
+# namespaces, global kernel settings.
 baseline() {
-  echo "links: $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')"
-  echo "iptables-save lines: $(iptables-save 2>/dev/null | grep -vc '^#' || true)"
-  echo "ip6tables-save lines: $(ip6tables-save 2>/dev/null | grep -vc '^#' || true)"
-  echo "nft tables: $(nft list tables 2>/dev/null | tr '\n' ' ')"
   echo "mounts: $(wc -l </proc/self/mountinfo)"
   echo "kubepods cgroups: $(find /sys/fs/cgroup -maxdepth 2 -name kubepods 2>/dev/null | wc -l)"
-  echo "netns: $(ls /run/netns 2>/dev/null | wc -l)"
-  for k in "${SYSCTLS[@]}"; do echo "sysctl $k=$(sysctl -n "$k" 2>/dev/null || echo -)"; done
-}
-
-setup_network() {
-  if ! ip link show "$NODE_IFACE" >/dev/null 2>&1; then
-    # The dummy driver is the natural choice; some kernels lack it, and an empty bridge serves
-    # the same purpose: a local interface holding an address that no other machine can reach.
-    ip link add "$NODE_IFACE" type dummy 2>/dev/null || ip link add "$NODE_IFACE" type bridge
-    log "created interface $NODE_IFACE ($(ip -d link show "$NODE_IFACE" | awk 'NR==3{print $1}'))"
-  fi
-  sysctl -qw "net.ipv6.conf.$NODE_IFACE.disable_ipv6=1" 2>/dev/null || true
-  ip addr show dev "$NODE_IFACE" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$NODE_IFACE"
-  ip link set "$NODE_IFACE" up
-  modprobe br_netfilter 2>/dev/null || true
-  sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
-  sysctl -qw net.ipv4.ip_forward=1
-  # The cluster's address ranges must never be routed off this machine: a ClusterIP that
-  # kube-proxy has not programmed yet (or no longer) would otherwise follow the default route
-  # out of the primary interface, and a real host there may answer (seen: an off-machine web
-  # server answering for a ClusterIP). Two guards, each enough on its own:
-  # - routes: the Service and pod ranges point at our local interface (the pod range with a
-  #   high metric, so the CNI bridge's own route wins once it exists); packets that are not
-  #   rewritten to a pod die there. The routes go away with the interface.
-  ip route replace "$SERVICE_CIDR" dev "$NODE_IFACE"
-  ip route replace "$POD_CIDR" dev "$NODE_IFACE" metric 4000
-  # - a firewall: anything from this machine to those ranges or the node address that would
-  #   leave through another interface is rejected locally (callers see "connection refused"
-  #   and retry, instead of talking to a stranger).
-  iptables -N RKE2E-EGRESS 2>/dev/null || true
-  iptables -F RKE2E-EGRESS
-  local dst
-  for dst in "$SERVICE_CIDR" "$POD_CIDR" "$NODE_IP/32"; do
-    iptables -A RKE2E-EGRESS -d "$dst" -o lo -j RETURN
-    iptables -A RKE2E-EGRESS -d "$dst" -o "$CNI_BRIDGE" -j RETURN
-    iptables -A RKE2E-EGRESS -d "$dst" -o "$NODE_IFACE" -j RETURN
-    iptables -A RKE2E-EGRESS -d "$dst" -j REJECT
-  done
-  iptables -C OUTPUT -j RKE2E-EGRESS 2>/dev/null || iptables -I OUTPUT 1 -j RKE2E-EGRESS
-  # Pods may talk to each other, to Services and to this machine, never beyond it.
-  iptables -N RKE2E-ISOLATE 2>/dev/null || true
-  iptables -F RKE2E-ISOLATE
-  iptables -A RKE2E-ISOLATE -i "$CNI_BRIDGE" ! -o "$CNI_BRIDGE" -j DROP
-  iptables -C FORWARD -j RKE2E-ISOLATE 2>/dev/null || iptables -I FORWARD 1 -j RKE2E-ISOLATE
+  echo "netns: $(ls /run/netns 2>/dev/null | tr '\n' ' ')"
+  local k
+  for k in "${GLOBAL_SYSCTLS[@]}"; do echo "sysctl $k=$(sysctl -n "$k" 2>/dev/null || echo -)"; done
 }
 
 # ---------------------------------------------------------------- certificates and configs
@@ -399,6 +534,15 @@ EOF
 # fresh FILE SOURCE_DIR: FILE exists and no Go file under SOURCE_DIR is newer.
 fresh() { [ -f "$1" ] && [ -z "$(find "$2" -name '*.go' ! -name '*_test.go' -newer "$1" 2>/dev/null)" ]; }
 
+# e2e_images lists the directories of hack/e2e-images that hold a main package: each is an image.
+e2e_images() {
+  local d
+  for d in "$ROOT"/hack/e2e-images/*/; do
+    grep -qs '^package main$' "$d"*.go && basename "$d"
+  done
+  return 0
+}
+
 # build_image NAME REF USER: a static binary from hack/e2e-images/NAME wrapped in a scratch image.
 build_image() {
   local name=$1 ref=$2 user=$3
@@ -409,6 +553,17 @@ build_image() {
   (cd "$ROOT" && go run ./hack/e2e-images -image "$ref" -file "$E2E_DIR/bin/$name=/$name" \
     -entrypoint "/$name" -user "$user" -output "$tar")
   log "built image $ref"
+}
+
+# build_images builds restkube.local/NAME:e2e for every hack/e2e-images/NAME (on the host: Go
+# may fetch modules here, never inside the namespace).
+build_images() {
+  local name user
+  for name in $(e2e_images); do
+    user=65532:65532
+    [ "$name" != pause ] || user=65535:65535
+    build_image "$name" "restkube.local/$name:e2e" "$user"
+  done
 }
 
 # import_images TARBALL...: load docker-archives into the k8s.io namespace the kubelet uses.
@@ -428,31 +583,20 @@ build_provisioner() {
 # ---------------------------------------------------------------- up
 
 # clear_foreign_leftovers runs before a first `up` from this folder. A cluster started from
-# another checkout may still run (refuse: it holds the node address and ports), or may have
-# been killed without `down` (a session that ended): then its interface, bridge, chains and
-# empty cgroups are only in the way, and are removed. The sysctls it changed stay changed.
+# another checkout may still run (refuse: it shares the kubepods cgroups and the namespace's
+# name), or may have been killed without `down` (a session that ended): then its namespace and
+# empty cgroups are only in the way, and are removed. The global sysctls it changed stay changed.
 clear_foreign_leftovers() {
   local pids
   pids=$(find /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un || true)
   [ -z "$pids" ] || die "processes run in kubepods cgroups (pids $(echo $pids)): another cluster is up; take it down first"
-  # Only while the address is local: otherwise the request would leave the machine.
-  if ip -4 -o addr show | grep -q " inet $NODE_IP/" &&
-    curl -sk --max-time 2 -o /dev/null "https://$NODE_IP:$API_PORT/" 2>/dev/null; then
-    die "something answers on $NODE_IP:$API_PORT: another e2e cluster is up; take it down first"
+  if ns_exists; then
+    [ -z "$(ns_pids)" ] ||
+      die "processes run in the network namespace $NETNS: another e2e cluster is up (another checkout?); take it down first"
+    log "WARNING: deleting the network namespace $NETNS that a cluster which was not taken down left"
+    ip netns del "$NETNS"
   fi
-  if ip link show "$NODE_IFACE" >/dev/null 2>&1 || ip link show "$CNI_BRIDGE" >/dev/null 2>&1 ||
-    [ -n "$(find /sys/fs/cgroup -maxdepth 2 -name kubepods 2>/dev/null)" ] ||
-    iptables-save 2>/dev/null | grep -q '^:RKE2E-ISOLATE'; then
-    log "WARNING: removing what a cluster that was not taken down left (interfaces, chains, cgroups)"
-    local veth
-    for veth in $(ip -o link show master "$CNI_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//'); do
-      ip link del "$veth" 2>/dev/null || true
-    done
-    ip link del "$CNI_BRIDGE" 2>/dev/null || true
-    ip link del "$NODE_IFACE" 2>/dev/null || true
-    clean_firewall
-    remove_cgroups
-  fi
+  remove_cgroups
 }
 
 cmd_up() {
@@ -460,22 +604,30 @@ cmd_up() {
   for b in k8s etcd; do [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b is missing: run 'make k8s-binaries'"; done
   [ ${#SOCK} -lt 100 ] || die "socket path $SOCK is too long for a unix socket: set E2E_DIR shorter"
   mkdir -p "$E2E_DIR" "$LOGS" "$RUN"
+  # On the host, with network: Debian packages, then everything Go builds.
   install_packages
+  build_images
+  build_provisioner
   [ -f "$STATE/saved" ] || clear_foreign_leftovers
   save_machine_state
-  local t_start; t_start=$(date +%s.%N)
+  log "prepared on the host (packages, images, provisioner); saved the machine's state"
 
-  setup_network
+  create_netns
+  in_ns up_inside || { check_host_network "after a failed up" || true; die "the cluster did not come up (logs in $LOGS)"; }
+  check_host_network "after up" || exit 1
+}
+
+# up_inside runs inside the namespace: the network there, certificates, configs, every component.
+up_inside() {
+  local t_start; t_start=$(date +%s.%N)
+  setup_ns_network
   make_pki
   write_configs
-  build_image pause "$PAUSE_IMAGE" 65535:65535
-  build_image probe "$PROBE_IMAGE" 65532:65532
-  build_provisioner
-  log "prepared (packages, network, certificates, configs, images)"
+  log "prepared in $NETNS (node interface, certificates, configs)"
 
   start containerd containerd --config "$CFG/containerd.toml"
   wait_for "containerd" 30 ctr --address "$SOCK" version || die "containerd did not start (see $LOGS/containerd.log)"
-  import_images "$E2E_DIR/images/pause.tar" "$E2E_DIR/images/probe.tar"
+  import_images "$E2E_DIR"/images/*.tar
 
   start etcd "$K8S_BIN/etcd" --name restkube-e2e --data-dir "$E2E_DIR/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -523,7 +675,7 @@ cmd_up() {
   # Pods created before the default ServiceAccount exists are rejected.
   wait_for "the default ServiceAccount" 60 kubectl -n default get serviceaccount default ||
     die "no default ServiceAccount (see $LOGS/kube-controller-manager.log)"
-  log "cluster up in $(since "$t_start")s; export KUBECONFIG=$KUBECONFIG_ADMIN"
+  log "cluster up in $(since "$t_start")s in network namespace $NETNS; reach it with: $SELF exec kubectl get pods -A"
 }
 
 # ---------------------------------------------------------------- down
@@ -554,6 +706,18 @@ remove_containers() {
   [ -z "$ids" ] || log "removed $(echo "$ids" | wc -w) containers from containerd"
 }
 
+# down_cluster stops the pods (through the kubelet, when the namespace is there to reach it),
+# then every component, by its recorded pid.
+down_cluster() {
+  if inside; then delete_pods; fi
+  stop provisioner
+  stop kube-proxy
+  stop kubelet
+  remove_containers
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
+}
+
 # kill_shims ends containerd shims serving our socket (only ours: they name it in their arguments).
 kill_shims() {
   local p
@@ -580,44 +744,26 @@ kill_pod_processes() {
 mounts_under() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r; }
 
 unmount_all() {
-  local dirs=("$E2E_DIR" /var/lib/kubelet)
-  grep -qx /run/containerd "$STATE/preexisting" 2>/dev/null || dirs+=(/run/containerd)
+  local dirs=("$E2E_DIR")
+  # Outside our folder only with the state of our own `up`: without it, whatever is mounted
+  # there is not ours.
+  if [ -f "$STATE/preexisting" ]; then
+    dirs+=(/var/lib/kubelet)
+    grep -qx /run/containerd "$STATE/preexisting" || dirs+=(/run/containerd)
+  fi
   local d m
   for d in "${dirs[@]}"; do
     for m in $(mounts_under "$d"); do umount "$m" 2>/dev/null || umount -l "$m" || log "WARNING: cannot unmount $m"; done
   done
-  # Network namespaces the CNI made for pods that never got a clean teardown.
+  # The pods' network namespaces that the CNI made and no clean teardown removed (ours is
+  # deleted last, by delete_netns).
+  [ -f "$STATE/netns" ] || return 0
   for m in /run/netns/*; do
-    [ -e "$m" ] || continue
+    [ -e "$m" ] && [ "$m" != "$NETNS_PATH" ] || continue
     grep -qx "$(basename "$m")" "$STATE/netns" 2>/dev/null && continue
     umount "$m" 2>/dev/null || true
     rm -f "$m"
   done
-}
-
-# clean_firewall removes our chains and every rule that jumps to them, table by table, keeping
-# everything else; then drops tables that the cluster created and left empty.
-clean_firewall() {
-  local tool t rules
-  for tool in iptables ip6tables; do
-    command -v "$tool-save" >/dev/null || continue
-    for t in filter nat mangle raw security; do
-      rules=$("$tool-save" -t "$t" 2>/dev/null) || continue
-      grep -qE '(KUBE-|CNI-|RKE2E-)' <<<"$rules" || continue
-      grep -vE '^:(KUBE-|CNI-|RKE2E-)|^-A (KUBE-|CNI-|RKE2E-)|-[jg] (KUBE-|CNI-|RKE2E-)' <<<"$rules" | "$tool-restore" ||
-        log "WARNING: could not clean $tool table $t"
-    done
-  done
-  # Which tables the cluster created is known only with the state of our own `up`.
-  command -v nft >/dev/null && [ -f "$STATE/nft-tables" ] || return 0
-  local fam name
-  while read -r _ fam name; do
-    [ -n "$name" ] || continue
-    grep -qx "table $fam $name" "$STATE/nft-tables" 2>/dev/null && continue
-    # Only tables that hold no rule any more (chains left by iptables-nft are empty).
-    nft list table "$fam" "$name" 2>/dev/null | grep -qvE '^\s*(table|chain|type|policy|\}|$)' && continue
-    nft delete table "$fam" "$name" 2>/dev/null || true
-  done < <(nft list tables 2>/dev/null)
 }
 
 remove_cgroups() {
@@ -638,6 +784,7 @@ restore_sysctls() {
 
 remove_side_paths() {
   local p
+  [ -f "$STATE/preexisting" ] || return 0 # without our `up`'s record, nothing there is known to be ours
   for p in "${SIDE_PATHS[@]}"; do
     [ -e "$p" ] || continue
     grep -qx "$p" "$STATE/preexisting" 2>/dev/null && continue
@@ -650,43 +797,37 @@ cmd_down() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   [ -d "$E2E_DIR" ] || { log "nothing to do: $E2E_DIR does not exist"; return 0; }
   mkdir -p "$RUN" "$LOGS"
-  delete_pods
-  stop provisioner
-  stop kube-proxy
-  stop kubelet
-  remove_containers
-  local i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop "${COMPONENTS[i]}"; done
+  if ns_exists; then
+    in_ns down_cluster || log "WARNING: stopping the cluster in $NETNS failed; killing what is left"
+  else
+    down_cluster
+  fi
+  kill_ns_processes
   kill_shims
   kill_pod_processes
   unmount_all
-  local veth
-  for veth in $(ip -o link show master "$CNI_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//'); do
-    ip link del "$veth" 2>/dev/null || true
-  done
-  ip link del "$CNI_BRIDGE" 2>/dev/null && log "removed bridge $CNI_BRIDGE" || true
-  ip link del "$NODE_IFACE" 2>/dev/null && log "removed interface $NODE_IFACE" || true
-  clean_firewall
-  # Connection tracking entries of pods, Services and the node address; they would expire anyway.
-  conntrack -D -s "$POD_CIDR" >/dev/null 2>&1 || true
-  conntrack -D -d "$SERVICE_CIDR" >/dev/null 2>&1 || true
-  conntrack -D -d "$NODE_IP" >/dev/null 2>&1 || true
+  delete_netns
   remove_cgroups
   restore_sysctls
   remove_side_paths
   rm -f "$SOCK" "$SOCK.ttrpc"
   # IP addresses that the CNI handed out to pods now gone.
   rm -rf "$E2E_DIR/cni/ipam"
+  local rc=0
   if [ -f "$STATE/baseline" ]; then
-    if diff <(cat "$STATE/baseline") <(baseline) >"$STATE/diff"; then
-      log "machine is as it was before 'up'"
-      rm -f "$STATE/saved" "$STATE/baseline" "$STATE/sysctl" "$STATE/preexisting" "$STATE/netns" "$STATE/nft-tables"
-    else
-      # The saved state stays, so that another `down` can finish the job with it.
-      log "WARNING: the machine differs from before 'up':"; cat "$STATE/diff" >&2
-      return 1
+    if ! diff <(cat "$STATE/baseline") <(baseline) >"$STATE/diff"; then
+      log "WARNING: the machine differs from before 'up' (- before, + now):"; cat "$STATE/diff" >&2
+      rc=1
     fi
   fi
+  check_host_network "after down" || rc=1
+  if [ "$rc" -ne 0 ]; then
+    # The saved state stays, so that another `down` can finish the job with it.
+    return 1
+  fi
+  [ -f "$STATE/baseline" ] && log "machine is as it was before 'up'"
+  rm -f "$STATE/saved" "$STATE/baseline" "$STATE/sysctl" "$STATE/preexisting" "$STATE/netns" \
+    "$STATE/host-network" "$STATE/host-network.now" "$STATE/host-network.diff" "$STATE/diff"
   log "down"
 }
 
@@ -700,18 +841,44 @@ cmd_wipe() {
 
 cmd_status() {
   local c
+  if ns_exists; then echo "network namespace $NETNS: $(ns_pids | wc -l) processes"; else echo "network namespace $NETNS: absent"; fi
   for c in "${COMPONENTS[@]}"; do
     if running "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; fi
   done
-  running kube-apiserver && kubectl get nodes -o wide 2>/dev/null || true
+  if ns_exists && running kube-apiserver; then in_ns kubectl get nodes -o wide 2>/dev/null || true; fi
 }
 
+# cmd_exec runs a command inside the namespace, set up to reach the cluster: KUBECONFIG and the
+# E2E_* variables of test/e2e, kubectl and helm on PATH, and GOPROXY=off (Go builds there only
+# from the module cache).
+cmd_exec() {
+  [ $# -gt 0 ] || die "usage: $0 exec COMMAND [ARGS...]"
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  ns_exists || die "the network namespace $NETNS does not exist: run '$0 up' first"
+  exec nsenter --net="$NETNS_PATH" -- env GOPROXY=off KUBECONFIG="$KUBECONFIG_ADMIN" \
+    E2E_KUBECONFIG="$KUBECONFIG_ADMIN" E2E_KUBECTL="$K8S_BIN/kubectl" E2E_NODE_IP="$NODE_IP" E2E_NETNS="$NETNS" \
+    PATH="$K8S_BIN:$ROOT/bin/tools:$PATH" "$@"
+}
+
+# host_only COMMAND: up, down and wipe manage the namespace from the host, never from inside it.
+host_only() { ! inside || die "run '$0 $1' from the host, not inside the network namespace $NETNS"; }
+
 case "${1:-}" in
-up) cmd_up ;;
-down) cmd_down ;;
-wipe) cmd_wipe ;;
+up) host_only up; cmd_up ;;
+down) host_only down; cmd_down ;;
+wipe) host_only wipe; cmd_wipe ;;
 status) cmd_status ;;
-import) shift; running containerd || die "containerd is not running: 'up' first"; import_images "$@" ;;
+exec) shift; cmd_exec "$@" ;;
+import)
+  shift
+  running containerd || die "containerd is not running: 'up' first"
+  in_ns import_images "$@"
+  ;;
 kubeconfig) echo "$KUBECONFIG_ADMIN" ;;
-*) echo "usage: $0 up|down|wipe|status|import TARBALL...|kubeconfig" >&2; exit 2 ;;
+__inside) # internal: run a function of this script inside the namespace (see in_ns)
+  shift
+  inside || die "__inside called outside the network namespace $NETNS"
+  "$@"
+  ;;
+*) echo "usage: $0 up|down|wipe|status|exec COMMAND...|import TARBALL...|kubeconfig" >&2; exit 2 ;;
 esac

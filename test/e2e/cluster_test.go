@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -33,7 +32,7 @@ func TestClusterSmoke(t *testing.T) {
 	e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "pod/probe", "--timeout=2m")
 	tm.done("probe pod (claim provisioned, pod Ready)")
 
-	svc := "http://" + strings.TrimSpace(e.kubectl(t, "-n", ns, "get", "service", "probe", "-o", "jsonpath={.spec.clusterIP}"))
+	svc := e.clusterIPURL(t, ns, "probe", 80)
 	// kube-proxy programs the Service about a second after the endpoint appears.
 	eventually(t, 30*time.Second, "the Service answers", func() error {
 		_, err := call(http.MethodGet, svc+"/healthz", nil, nil)

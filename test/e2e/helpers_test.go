@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,10 +49,11 @@ func loadEnv(t *testing.T) env {
 			t.Fatalf("%v: start the cluster first (make e2e-up, or make test-e2e)", err)
 		}
 	}
-	// Without the cluster's interface the node address is routed off this machine, where
-	// no test traffic may go.
+	// The node address exists only inside the cluster's network namespace. Anywhere else it
+	// would be routed off this machine, where no test traffic may go: refuse before sending.
 	if !isLocalAddress(e.nodeIP) {
-		t.Fatalf("the node address %s is not on this machine: start the cluster first (make e2e-up, or make test-e2e)", e.nodeIP)
+		t.Fatalf("the node address %s is not local: run the tests inside the cluster's network namespace "+
+			"(hack/e2e-cluster.sh exec go test -tags e2e ./test/e2e, or make test-e2e)", e.nodeIP)
 	}
 	return e
 }
@@ -153,6 +155,21 @@ func (e env) helmRun(t *testing.T, args ...string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// clusterIPURL is http://CLUSTER-IP[:PORT] of a Service: the tests run inside the cluster's
+// network namespace, where kube-proxy's rules make ClusterIPs answer. Port 0 means 80. The
+// Service may answer only a second or so after its endpoints exist: poll it with eventually.
+func (e env) clusterIPURL(t *testing.T, namespace, service string, port int) string {
+	t.Helper()
+	ip := strings.TrimSpace(e.kubectl(t, "-n", namespace, "get", "service", service, "-o", "jsonpath={.spec.clusterIP}"))
+	if ip == "" || ip == "None" {
+		t.Fatalf("service %s/%s has no ClusterIP", namespace, service)
+	}
+	if port == 0 || port == 80 {
+		return "http://" + ip
+	}
+	return "http://" + net.JoinHostPort(ip, strconv.Itoa(port))
 }
 
 // eventually polls check until it returns nil or the deadline passes, then fails with its last error.

@@ -386,11 +386,7 @@ func (e env) namespaceContents(ns string) ([]string, error) {
 // serviceURL is the Database's Service, reached by ClusterIP from the node.
 func (e env) serviceURL(t *testing.T) string {
 	t.Helper()
-	ip := strings.TrimSpace(e.kubectl(t, "-n", appNS, "get", "service", dbName, "-o", "jsonpath={.spec.clusterIP}"))
-	if ip == "" {
-		t.Fatal("the Service has no ClusterIP")
-	}
-	return "http://" + ip
+	return e.clusterIPURL(t, appNS, dbName, 80)
 }
 
 // apiKey is the full-access key the operator generated in <name>-credentials.
