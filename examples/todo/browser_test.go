@@ -280,7 +280,8 @@ func newEnv(t *testing.T) *env {
 			"tokenTTL": tokenTTL.String(),
 			"auth0":    map[string]any{"clientID": clientID, "issuer": e.prov.Issuer},
 		},
-		"cors": map[string]any{"allowedOrigins": []string{e.site.URL}},
+		"cors":     map[string]any{"allowedOrigins": []string{e.site.URL}},
+		"realtime": map[string]any{"enabled": true},
 		"collections": []any{map[string]any{
 			"name": "tasks", "private": true, "access": map[string]any{"external": map[string]bool{"read": true, "write": true}},
 		}},
@@ -296,6 +297,9 @@ func newEnv(t *testing.T) *env {
 	}
 	e.db, e.logs = startDBServer(t, "--data-dir="+dataDir, "--config-dir="+cfgDir)
 	e.realtime = hasRealtime(t, e.db)
+	if !e.realtime {
+		t.Fatal("the dbserver answers 404 at /realtime although settings.json enables realtime")
+	}
 
 	// The provider's domain setting is its URL: auth0-spa-js takes an http(s):// domain as it is.
 	cfg, err = json.Marshal(map[string]any{
