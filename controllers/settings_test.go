@@ -68,6 +68,7 @@ func TestSettingsFor(t *testing.T) {
 					Name: "site", Key: "web-secret-value", Paths: []string{"/tasks/**"}, Channels: []string{"POST:tasks", "DELETE:*"},
 				}}},
 				Realtime: settings.Realtime{Enabled: true, MaxSubscribers: 20, UserChannels: []string{"PUBLISH:chat"}},
+				Console:  &settings.Console{Enabled: ptr.To(false)},
 			},
 		},
 		"an issuer is passed through for non-Auth0 providers": {

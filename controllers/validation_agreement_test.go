@@ -11,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -251,6 +252,11 @@ func sameSettings(s settings.Settings, want string) error {
 	var w settings.Settings
 	if err := json.Unmarshal([]byte(want), &w); err != nil {
 		return err
+	}
+	if w.Console == nil {
+		// The controller always writes the console switch (off unless spec.console.enabled);
+		// a row that does not mention the console means that default.
+		w.Console = &settings.Console{Enabled: ptr.To(false)}
 	}
 	if !reflect.DeepEqual(s, w) {
 		got, _ := json.Marshal(s)

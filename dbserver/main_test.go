@@ -302,8 +302,10 @@ func TestStandaloneGeneratesKeysOnce(t *testing.T) {
 			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
 		}
 	}
-	// Standalone, the console is on and its address printed with the key.
-	console := regexp.MustCompile(`(?m)^Console: (http://127\.0\.0\.1:\d+/console/)$`).FindStringSubmatch(p.out())
+	// Standalone, the console is on and its address printed once the listener is up.
+	consoleLine := regexp.MustCompile(`(?m)^Console: (http://127\.0\.0\.1:\d+/console/)$`)
+	eventually(t, 5*time.Second, "the console's URL printed", func() bool { return consoleLine.MatchString(p.out()) })
+	console := consoleLine.FindStringSubmatch(p.out())
 	if console == nil || console[1] != p.addr+"/console/" {
 		t.Errorf("stdout %q does not print the console's URL %s/console/", p.out(), p.addr)
 	} else if s := p.status("GET", "/console/", "", ""); s != 200 {

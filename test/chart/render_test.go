@@ -70,12 +70,12 @@ func TestRenderedObjects(t *testing.T) {
 		want  []string
 	}{
 		"default values": {
-			want: append([]string{"CustomResourceDefinition/databases.db.restkube.dev", "Deployment/restkube",
+			want: append([]string{"CustomResourceDefinition/databasebackups.db.restkube.dev", "CustomResourceDefinition/databases.db.restkube.dev", "Deployment/restkube",
 				"Service/restkube-metrics", "ServiceAccount/restkube"}, rbac...),
 		},
 		"every optional feature": {
 			files: valueSets["every optional feature"],
-			want: append([]string{"CustomResourceDefinition/databases.db.restkube.dev", "Deployment/restkube",
+			want: append([]string{"CustomResourceDefinition/databasebackups.db.restkube.dev", "CustomResourceDefinition/databases.db.restkube.dev", "Deployment/restkube",
 				"NetworkPolicy/restkube", "Service/restkube-metrics", "ServiceAccount/restkube-operator",
 				"ServiceMonitor/restkube"}, rbac...),
 		},
@@ -86,14 +86,14 @@ func TestRenderedObjects(t *testing.T) {
 		"without the aggregated roles": {
 			set: []string{"rbac.aggregateClusterRoles=false"},
 			want: []string{"ClusterRole/restkube-manager", "ClusterRoleBinding/restkube-manager",
-				"CustomResourceDefinition/databases.db.restkube.dev", "Deployment/restkube",
+				"CustomResourceDefinition/databasebackups.db.restkube.dev", "CustomResourceDefinition/databases.db.restkube.dev", "Deployment/restkube",
 				"Role/restkube-leader-election", "RoleBinding/restkube-leader-election",
 				"Service/restkube-metrics", "ServiceAccount/restkube"},
 		},
 		"a fullnameOverride renames everything": {
 			set: []string{"fullnameOverride=rk", "rbac.aggregateClusterRoles=false"},
 			want: []string{"ClusterRole/rk-manager", "ClusterRoleBinding/rk-manager",
-				"CustomResourceDefinition/databases.db.restkube.dev", "Deployment/rk",
+				"CustomResourceDefinition/databasebackups.db.restkube.dev", "CustomResourceDefinition/databases.db.restkube.dev", "Deployment/rk",
 				"Role/rk-leader-election", "RoleBinding/rk-leader-election",
 				"Service/rk-metrics", "ServiceAccount/rk"},
 		},
@@ -349,17 +349,20 @@ func TestEveryOptionalFeature(t *testing.T) {
 }
 
 func TestCRDIsKeptAndGated(t *testing.T) {
-	var crd apiextensionsv1.CustomResourceDefinition
-	into(t, find(t, render(t, nil), "CustomResourceDefinition").Object, &crd)
-	if crd.Annotations["helm.sh/resource-policy"] != "keep" {
-		t.Errorf("CRD annotations = %v, want helm.sh/resource-policy: keep", crd.Annotations)
-	}
-	if crd.Name != "databases.db.restkube.dev" || crd.Spec.Names.Kind != "Database" {
-		t.Errorf("CRD = %s (kind %s), want databases.db.restkube.dev", crd.Name, crd.Spec.Names.Kind)
+	crds := map[string]string{"databases.db.restkube.dev": "Database", "databasebackups.db.restkube.dev": "DatabaseBackup"}
+	for name, kind := range crds {
+		var crd apiextensionsv1.CustomResourceDefinition
+		into(t, findNamed(t, render(t, nil), "CustomResourceDefinition", name).Object, &crd)
+		if crd.Annotations["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("CRD %s annotations = %v, want helm.sh/resource-policy: keep", name, crd.Annotations)
+		}
+		if crd.Spec.Names.Kind != kind {
+			t.Errorf("CRD %s has kind %s, want %s", name, crd.Spec.Names.Kind, kind)
+		}
 	}
 	for _, o := range render(t, nil, "crds.create=false") {
 		if o.GetKind() == "CustomResourceDefinition" {
-			t.Error("crds.create=false still renders the CRD")
+			t.Errorf("crds.create=false still renders the CRD %s", o.GetName())
 		}
 	}
 }
@@ -397,14 +400,17 @@ func TestChartMatchesGeneratedManifests(t *testing.T) {
 		})
 	}
 
-	t.Run("CRD spec equals config/crd/bases", func(t *testing.T) {
-		var want, got apiextensionsv1.CustomResourceDefinition
-		into(t, find(t, readObjects(t, "config/crd/bases/db.restkube.dev_databases.yaml"), "CustomResourceDefinition").Object, &want)
-		into(t, find(t, objs, "CustomResourceDefinition").Object, &got)
-		if !reflect.DeepEqual(got.Spec, want.Spec) {
-			t.Error("the chart's CRD spec differs from config/crd/bases (run `make helm`)")
-		}
-	})
+	for _, plural := range []string{"databases", "databasebackups"} {
+		file := "config/crd/bases/db.restkube.dev_" + plural + ".yaml"
+		t.Run("CRD spec equals "+file, func(t *testing.T) {
+			var want, got apiextensionsv1.CustomResourceDefinition
+			into(t, find(t, readObjects(t, file), "CustomResourceDefinition").Object, &want)
+			into(t, findNamed(t, objs, "CustomResourceDefinition", plural+".db.restkube.dev").Object, &got)
+			if !reflect.DeepEqual(got.Spec, want.Spec) {
+				t.Errorf("the chart's %s CRD spec differs from %s (run `make helm`)", plural, file)
+			}
+		})
+	}
 }
 
 // TestChartMatchesKustomize keeps the two install paths equivalent: the manager runs with the

@@ -60,12 +60,7 @@ func TestBackupRoundTrip(t *testing.T) {
 	_, _ = e.run(t.Context(), nil, e.helm, "uninstall", rel, "-n", rel, "--wait")
 	e.kubectl(t, "delete", "namespace", ns, "--ignore-not-found", "--wait", "--timeout=3m")
 	step("helm install", func(t *testing.T) {
-		args := []string{"install", rel, e.root + "/charts/restkube", "-n", rel, "--create-namespace",
-			"--set", "image.repository=" + repo, "--set", "image.tag=" + tag, "--wait", "--timeout", "5m"}
-		if _, err := e.kubectlErr("get", "crd", crdName); err == nil {
-			args = append(args, "--set", "crds.create=false") // kept from an earlier release
-		}
-		e.helmRun(t, args...)
+		e.installOperator(t, rel, rel, repo, tag)
 	})
 	t.Cleanup(func() {
 		_, _ = e.run(t.Context(), nil, e.helm, "uninstall", rel, "-n", rel, "--wait")

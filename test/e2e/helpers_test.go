@@ -157,6 +157,26 @@ func (e env) helmRun(t *testing.T, args ...string) string {
 	return out
 }
 
+// installOperator installs the chart as release rel in namespace ns with the image under test.
+// The CRDs outlive an uninstalled release (helm.sh/resource-policy: keep), still marked as that
+// release's; a later install under another name is refused unless they are handed over first,
+// which is what a platform team does too: re-point Helm's ownership marks at the new release, so
+// that it adopts the CRDs and applies the chart's (possibly newer) schema to them.
+func (e env) installOperator(t *testing.T, rel, ns, repo, tag string, extra ...string) {
+	t.Helper()
+	for _, crd := range []string{"databases.db.restkube.dev", "databasebackups.db.restkube.dev"} {
+		if _, err := e.kubectlErr("get", "crd", crd); err != nil {
+			continue // not there: the chart creates it
+		}
+		e.kubectl(t, "annotate", "crd", crd, "--overwrite",
+			"meta.helm.sh/release-name="+rel, "meta.helm.sh/release-namespace="+ns)
+		e.kubectl(t, "label", "crd", crd, "--overwrite", "app.kubernetes.io/managed-by=Helm")
+	}
+	args := append([]string{"install", rel, e.root + "/charts/restkube", "-n", ns, "--create-namespace",
+		"--set", "image.repository=" + repo, "--set", "image.tag=" + tag, "--wait", "--timeout", "5m"}, extra...)
+	e.helmRun(t, args...)
+}
+
 // clusterIPURL is http://CLUSTER-IP[:PORT] of a Service: the tests run inside the cluster's
 // network namespace, where kube-proxy's rules make ClusterIPs answer. Port 0 means 80. The
 // Service may answer only a second or so after its endpoints exist: poll it with eventually.

@@ -71,8 +71,7 @@ spec:
 	var photoID, noteID string
 
 	step("a Database serves", func(t *testing.T) {
-		e.helmRun(t, "install", release, e.root+"/charts/restkube", "-n", releaseNS, "--create-namespace",
-			"--set", "image.repository="+repo, "--set", "image.tag="+tag, "--wait", "--timeout", "5m")
+		e.installOperator(t, release, releaseNS, repo, tag)
 		e.kubectl(t, "create", "namespace", ns)
 		e.apply(t, ns, manifest)
 		e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "database/"+name, "--timeout=3m")

@@ -51,8 +51,7 @@ spec:
 
 	_, _ = e.run(t.Context(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
 	e.kubectl(t, "delete", "namespace", ns, "--ignore-not-found", "--wait", "--timeout=3m")
-	e.helmRun(t, "install", release, e.root+"/charts/restkube", "-n", releaseNS, "--create-namespace",
-		"--set", "image.repository="+repo, "--set", "image.tag="+tag, "--wait", "--timeout", "5m")
+	e.installOperator(t, release, releaseNS, repo, tag)
 	t.Cleanup(func() {
 		_, _ = e.run(context.Background(), nil, e.kubectlBin, "--kubeconfig", e.kubeconfig, "delete", "namespace", ns, "--wait", "--timeout=3m")
 		_, _ = e.run(context.Background(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")

@@ -113,8 +113,7 @@ spec:
 
 	step("helm install", func(t *testing.T) {
 		tm := startTiming(t)
-		e.helmRun(t, "install", release, chart, "-n", releaseNS, "--create-namespace",
-			"--set", "image.repository="+repo, "--set", "image.tag="+tag, "--wait", "--timeout", "5m")
+		e.installOperator(t, release, releaseNS, repo, tag)
 		tm.done("helm install (operator available)")
 	})
 
