@@ -21,7 +21,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +52,8 @@ const (
 type BackupOptions struct {
 	// HTTPClient reaches the dbservers' admin endpoint; default a client with a 30s timeout.
 	HTTPClient *http.Client
-	// Endpoint is the base URL of a Database's API; default its Service's cluster DNS name.
+	// Endpoint is the base URL of a Database's API; default its Service's cluster IP (so that
+	// the operator needs no cluster DNS), or its cluster DNS name while the Service has none.
 	Endpoint func(db *dbv1.Database) string
 	// PollInterval is how often a running backup is looked at; default 5s.
 	PollInterval time.Duration
@@ -69,11 +72,6 @@ type DatabaseBackupReconciler struct {
 func NewDatabaseBackupReconciler(c client.Client, apiReader client.Reader, opts BackupOptions) *DatabaseBackupReconciler {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
-	if opts.Endpoint == nil {
-		opts.Endpoint = func(db *dbv1.Database) string {
-			return fmt.Sprintf("http://%s.%s.svc:%d", db.Name, db.Namespace, servicePort)
-		}
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 5 * time.Second
@@ -100,11 +98,12 @@ func (r *DatabaseBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	before := bk.Status.DeepCopy()
-	res, err := r.step(ctx, bk)
+	var note string // why the last attempt to reach the dbserver failed, if it did
+	res, err := r.step(ctx, bk, &note)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	setBackupConditions(bk)
+	setBackupConditions(bk, note)
 	if !equalStatus(before, &bk.Status) {
 		if err := r.client.Status().Update(ctx, bk); err != nil {
 			return ctrl.Result{}, fmt.Errorf("while writing the status of DatabaseBackup %q: %w", bk.Name, err)
@@ -120,7 +119,7 @@ func equalStatus(a, b *dbv1.DatabaseBackupStatus) bool {
 }
 
 // step does the next thing for bk and changes its status accordingly.
-func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBackup) (ctrl.Result, error) {
+func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBackup, note *string) (ctrl.Result, error) {
 	fail := func(format string, args ...any) (ctrl.Result, error) {
 		bk.Status.Phase = dbv1.BackupFailed
 		bk.Status.Error = fmt.Sprintf(format, args...)
@@ -155,6 +154,7 @@ func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBa
 		status, err := r.call(ctx, http.MethodPost, db, "/admin/backups", key, &run)
 		if err != nil {
 			logf.FromContext(ctx).Info("the dbserver could not be asked to take a backup; retrying", "error", err.Error())
+			*note = "the dbserver could not be reached (retrying): " + err.Error()
 			return ctrl.Result{RequeueAfter: r.opts.PollInterval}, nil
 		}
 		if status == http.StatusConflict && strings.Contains(run.Error, "already running") {
@@ -171,6 +171,7 @@ func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBa
 	var run backup.Run
 	status, err := r.call(ctx, http.MethodGet, db, "/admin/backups/"+bk.Status.BackupID, key, &run)
 	if err != nil {
+		*note = "the dbserver could not be reached (retrying): " + err.Error()
 		return ctrl.Result{RequeueAfter: r.opts.PollInterval}, nil
 	}
 	switch {
@@ -214,7 +215,11 @@ func (r *DatabaseBackupReconciler) apiKey(ctx context.Context, db *dbv1.Database
 // call sends one admin request and decodes the answer (or the error body's message into
 // out's Error) into out.
 func (r *DatabaseBackupReconciler) call(ctx context.Context, method string, db *dbv1.Database, path, key string, out *backup.Run) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(r.opts.Endpoint(db), "/")+path, nil)
+	base, err := r.endpoint(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -242,8 +247,31 @@ func (r *DatabaseBackupReconciler) call(ctx context.Context, method string, db *
 	return res.StatusCode, nil
 }
 
-// setBackupConditions derives the kstatus conditions from the phase.
-func setBackupConditions(bk *dbv1.DatabaseBackup) {
+// endpoint is the base URL the operator reaches db's dbserver at: its Service's cluster IP,
+// which needs no cluster DNS, or the Service's DNS name while it has no IP (headless, or not
+// created yet).
+func (r *DatabaseBackupReconciler) endpoint(ctx context.Context, db *dbv1.Database) (string, error) {
+	if r.opts.Endpoint != nil {
+		return r.opts.Endpoint(db), nil
+	}
+	svc := &corev1.Service{}
+	err := r.client.Get(ctx, types.NamespacedName{Namespace: db.Namespace, Name: db.Name}, svc)
+	switch {
+	case apierrors.IsNotFound(err):
+		return endpointFor(db), nil
+	case err != nil:
+		return "", fmt.Errorf("while reading the Service of Database %q: %w", db.Name, err)
+	}
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone {
+		return endpointFor(db), nil
+	}
+	return "http://" + net.JoinHostPort(ip, strconv.Itoa(servicePort)), nil
+}
+
+// setBackupConditions derives the kstatus conditions from the phase; note, when set, says why
+// a pending or running backup is not making progress.
+func setBackupConditions(bk *dbv1.DatabaseBackup, note string) {
 	set := func(typ string, s metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&bk.Status.Conditions, metav1.Condition{Type: typ, Status: s, Reason: reason, Message: msg, ObservedGeneration: bk.Generation})
 	}
@@ -262,6 +290,9 @@ func setBackupConditions(bk *dbv1.DatabaseBackup) {
 		reason, msg := ReasonBackupPending, "waiting for the Database to be ready"
 		if bk.Status.Phase == dbv1.BackupRunning {
 			reason, msg = ReasonBackupRunning, "the dbserver is writing the backup"
+		}
+		if note != "" {
+			msg = note
 		}
 		set(dbv1.ConditionReady, metav1.ConditionFalse, reason, msg)
 		set(dbv1.ConditionReconciling, metav1.ConditionTrue, reason, msg)

@@ -279,3 +279,26 @@ func TestBackupControllerDrivesTheDBServer(t *testing.T) {
 		t.Fatalf("status = %+v", bk.Status)
 	}
 }
+
+// TestBackupEndpointNeedsNoClusterDNS: the operator reaches a dbserver at its Service's cluster
+// IP (clusters without DNS for the operator's pod still back up), and falls back to the DNS name
+// only while the Service does not exist.
+func TestBackupEndpointNeedsNoClusterDNS(t *testing.T) {
+	s := envOrSkip(t)
+	ns := s.namespace(t)
+	db := &dbv1.Database{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "notes"}}
+	r := NewDatabaseBackupReconciler(s.admin, s.admin, BackupOptions{})
+	got, err := r.endpoint(t.Context(), db)
+	if err != nil || got != "http://notes."+ns+".svc:80" {
+		t.Fatalf("without a Service: %q, %v; want the DNS name", got, err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "notes"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: servicePort}}}}
+	s.mustCreate(t, svc)
+	if svc.Spec.ClusterIP == "" {
+		t.Fatal("the API server assigned no cluster IP")
+	}
+	if got, err = r.endpoint(t.Context(), db); err != nil || got != "http://"+svc.Spec.ClusterIP+":80" {
+		t.Fatalf("with a Service: %q, %v; want http://%s:80", got, err, svc.Spec.ClusterIP)
+	}
+}

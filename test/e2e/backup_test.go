@@ -101,7 +101,18 @@ spec:
 	})
 	step("DatabaseBackup completes", func(t *testing.T) {
 		e.apply(t, ns, fmt.Sprintf("apiVersion: db.restkube.dev/v1alpha1\nkind: DatabaseBackup\nmetadata: {name: before-delete}\nspec: {database: %s}\n", srcName))
-		e.kubectl(t, "-n", ns, "wait", "rdbb/before-delete", "--for=condition=Ready", "--timeout=3m")
+		if _, err := e.kubectlErr("-n", ns, "wait", "rdbb/before-delete", "--for=condition=Ready", "--timeout=3m"); err != nil {
+			for _, args := range [][]string{
+				{"-n", ns, "get", "rdbb/before-delete", "-o", "yaml"},
+				{"-n", ns, "get", "events", "--sort-by=.lastTimestamp"},
+				{"-n", rel, "logs", "deployment/" + rel, "--tail=40"},
+				{"-n", ns, "logs", "deployment/" + srcName, "--tail=40"},
+			} {
+				out, err := e.kubectlErr(args...)
+				t.Logf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			t.Fatalf("the DatabaseBackup did not become Ready: %v", err)
+		}
 		status := e.kubectl(t, "-n", ns, "get", "rdbb/before-delete", "-o", "jsonpath={.status}")
 		if strings.Contains(status, secret) || strings.Contains(status, key) {
 			t.Fatalf("a credential appears in the status: %s", status)

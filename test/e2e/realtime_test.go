@@ -126,6 +126,13 @@ spec:
 				if ev[0] != want {
 					continue
 				}
+				if want == "ping" {
+					// A ping's data is the server's time as a bare ISO-8601 string, not JSON.
+					if _, err := time.Parse(time.RFC3339, ev[1]); err != nil {
+						t.Fatalf("ping data %q is not an ISO-8601 time: %v", ev[1], err)
+					}
+					return nil
+				}
 				var d map[string]any
 				if err := json.Unmarshal([]byte(ev[1]), &d); err != nil {
 					t.Fatalf("%s data %q: %v", want, ev[1], err)
