@@ -4,6 +4,7 @@
 "use strict";
 (function () {
   const KEY = "restkube.console.apikey";
+  const TOKEN = "restkube.console.token"; // an external user's RestKube token (instead of KEY)
   const SYSTEM = ["_id", "_created", "_changed", "_createdby", "_changedby", "_version", "_parent_id", "_parent_def", "_parent_field"];
   const BULK_CHUNK = 50;
   const state = { lists: {}, media: [] }; // per collection: q, sort, dir, max, skip, mode, selected
@@ -39,9 +40,17 @@
     }
   }
 
+  // credentials returns the header that carries this tab's credentials: the full-access key as
+  // x-apikey, or an external user's RestKube token as a Bearer token.
+  function credentials() {
+    const tok = sessionStorage.getItem(TOKEN);
+    if (tok) return { authorization: "Bearer " + tok };
+    return { "x-apikey": sessionStorage.getItem(KEY) || "" };
+  }
+
   async function api(method, path, opts) {
     opts = opts || {};
-    const headers = { "x-apikey": sessionStorage.getItem(KEY) || "" };
+    const headers = credentials();
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     Object.assign(headers, opts.headers || {});
     let resp;
@@ -87,6 +96,7 @@
   // ---- sign-in ------------------------------------------------------------------------
   function signedIn() { return !!sessionStorage.getItem(KEY); }
   function signOut() {
+    stopFeed();
     sessionStorage.removeItem(KEY);
     state.lists = {};
     state.media = [];
@@ -128,6 +138,11 @@
     $("nav-collections").removeAttribute("aria-current");
     $("nav-users").removeAttribute("aria-current");
     $("nav-media").removeAttribute("aria-current");
+    $("nav-feed").removeAttribute("aria-current");
+    $("nav-backups").removeAttribute("aria-current");
+    if (parts[0] !== "feed") stopFeed();
+    if (parts[0] === "feed") { $("nav-feed").setAttribute("aria-current", "page"); return showFeed(); }
+    if (parts[0] === "backups") { $("nav-backups").setAttribute("aria-current", "page"); return showBackups(); }
     if (parts[0] === "media") { $("nav-media").setAttribute("aria-current", "page"); return showMedia(); }
     if (parts[0] === "users") { $("nav-users").setAttribute("aria-current", "page"); return showUsers(); }
     $("nav-collections").setAttribute("aria-current", "page");
@@ -418,7 +433,7 @@
       for (const f of files) form.append("file", f, f.name);
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/media");
-      xhr.setRequestHeader("x-apikey", sessionStorage.getItem(KEY) || "");
+      for (const [k, v] of Object.entries(credentials())) xhr.setRequestHeader(k, v);
       xhr.upload.addEventListener("progress", (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total); });
       xhr.addEventListener("load", () => {
         if (xhr.status === 201) { try { resolve(JSON.parse(xhr.responseText)); } catch (e) { reject(e); } return; }
@@ -498,6 +513,267 @@
       rows.length ? el("table", { "aria-label": "Media files" },
         el("thead", {}, el("tr", {}, ["Preview", "Name", "Id", "Type", "Size", "Pixels"].map((h) => el("th", { scope: "col", class: h === "Size" ? "num" : null }, h)), el("th", { scope: "col", class: "actions" }, "Actions"))),
         el("tbody", {}, rows)) : el("div", { class: "empty" }, "No files shown yet: upload some, or look one up by its id.")));
+  }
+
+  // ---- live feed ----------------------------------------------------------------------
+  // The feed reads GET /realtime's Server-Sent Events with fetch rather than EventSource:
+  // EventSource cannot send headers, so it would need the key or token in the URL, and the
+  // console keeps credentials out of URLs. Reconnects send Last-Event-ID like EventSource.
+  const FEED_MAX = 200;           // entries kept on screen
+  const FEED_LINE_MAX = 1 << 20;  // a stream line longer than this ends the stream (bounded memory)
+  let feed = null;                // the running feed: { active, ctrl, lastId, retry, entries, paused, held }
+
+  function stopFeed() {
+    if (!feed) return;
+    feed.active = false;
+    if (feed.ctrl) feed.ctrl.abort();
+    feed = null;
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  function feedStatus(f, kind, text) {
+    f.status = { kind, text };
+    const s = $("feed-status");
+    if (s && feed === f) { s.className = "feed-status " + kind; s.textContent = text; }
+    const retry = $("feed-retry");
+    if (retry && feed === f) retry.hidden = !(kind === "off" || kind === "error");
+  }
+
+  // runFeed keeps one stream open while f is active, reconnecting after errors.
+  async function runFeed(f) {
+    while (f.active) {
+      f.ctrl = new AbortController();
+      const headers = Object.assign({ accept: "text/event-stream" }, credentials());
+      if (f.lastId) headers["last-event-id"] = f.lastId;
+      let resp;
+      try {
+        resp = await fetch("/realtime", { headers, cache: "no-store", credentials: "omit", signal: f.ctrl.signal });
+      } catch (e) {
+        if (!f.active) return;
+        feedStatus(f, "wait", "The connection failed; trying again in " + f.retry / 1000 + " s.");
+        await sleep(f.retry);
+        continue;
+      }
+      if (!resp.ok) {
+        const text = await resp.text().catch(() => "");
+        let d = null;
+        try { d = JSON.parse(text); } catch (e) { d = null; }
+        const err = new ApiError(resp.status, d && d.name, (d && d.message) || resp.statusText);
+        if (resp.status === 404) {
+          feedStatus(f, "off", "Realtime is not enabled for this database: turn on realtime.enabled in settings.json (spec.realtime.enabled on Kubernetes). Server: " + err.message);
+          return;
+        }
+        if (resp.status === 401) { signOut(); say("error", "Signed out: " + err.message); return; }
+        if (resp.status === 503) {
+          feedStatus(f, "wait", err.describe() + " Trying again in 5 s.");
+          await sleep(5000);
+          continue;
+        }
+        feedStatus(f, "error", err.describe());
+        return;
+      }
+      feedStatus(f, "live", "Live: waiting for changes.");
+      try {
+        await readEvents(f, resp.body.getReader());
+      } catch (e) {
+        if (!f.active) return;
+      }
+      if (!f.active) return;
+      feedStatus(f, "wait", "The stream ended; reconnecting in " + f.retry / 1000 + " s.");
+      await sleep(f.retry);
+    }
+  }
+
+  // readEvents parses the event stream (the WHATWG EventSource rules: fields event, data, id,
+  // retry; a blank line dispatches; lines starting with ':' are comments).
+  async function readEvents(f, reader) {
+    const dec = new TextDecoder();
+    let buf = "";
+    let ev = { type: "", data: [], id: null };
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || !f.active) return;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        let line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.endsWith("\r")) line = line.slice(0, -1);
+        if (line === "") {
+          if (ev.id !== null) f.lastId = ev.id;
+          if (ev.data.length) onFeedEvent(f, ev.type || "message", ev.data.join("\n"));
+          ev = { type: "", data: [], id: null };
+          continue;
+        }
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let val = colon < 0 ? "" : line.slice(colon + 1);
+        if (val.startsWith(" ")) val = val.slice(1);
+        if (field === "event") ev.type = val;
+        else if (field === "data") ev.data.push(val);
+        else if (field === "id") ev.id = val;
+        else if (field === "retry" && /^\d+$/.test(val)) f.retry = Math.min(Math.max(Number(val), 1000), 60000);
+      }
+      if (buf.length > FEED_LINE_MAX) throw new Error("event stream line too long");
+    }
+  }
+
+  function summary(v) {
+    const s = typeof v === "string" ? v : JSON.stringify(v);
+    return s.length > 160 ? s.slice(0, 157) + "…" : s;
+  }
+
+  function onFeedEvent(f, type, raw) {
+    let d;
+    try { d = JSON.parse(raw); } catch (e) { d = raw; }
+    if (type === "ping") {
+      f.lastPing = typeof d === "string" ? d : raw;
+      if (f.status && f.status.kind === "live") feedStatus(f, "live", "Live: the server's last ping was at " + new Date(f.lastPing).toLocaleTimeString() + ".");
+      return;
+    }
+    const entry = { at: new Date(), type, collection: "", ids: [], detail: "" };
+    if (type === "post" && d && d.data) {
+      entry.collection = d.collection; entry.ids = [d.data._id];
+      const own = {};
+      for (const [k, v] of Object.entries(d.data)) if (!SYSTEM.includes(k)) own[k] = v;
+      entry.detail = summary(own);
+    } else if (type === "put" && d) {
+      entry.collection = d.collection; entry.ids = [String(d.data)];
+    } else if (type === "delete" && d) {
+      entry.collection = d.collection; entry.ids = Array.isArray(d.data) ? d.data.map(String) : [];
+      entry.detail = entry.ids.length + (entry.ids.length === 1 ? " document" : " documents");
+    } else if (type === "publish" && d) {
+      entry.collection = d.event; entry.detail = summary(d.data);
+    } else if (type === "reset") {
+      entry.detail = "Some events were missed (" + ((d && d.reason) || "the server no longer has them") + "): reload the data you look at.";
+    } else {
+      entry.detail = summary(d);
+    }
+    f.entries.unshift(entry);
+    if (f.entries.length > FEED_MAX) f.entries.length = FEED_MAX;
+    if (f.paused) { f.held++; updateHeld(f); return; }
+    const list = $("feed-list");
+    if (list && feed === f) {
+      const empty = $("feed-empty");
+      if (empty) empty.hidden = true;
+      list.prepend(feedItem(entry));
+      while (list.children.length > FEED_MAX) list.lastChild.remove();
+    }
+  }
+
+  function updateHeld(f) {
+    const p = $("feed-pause");
+    if (p) p.textContent = f.paused ? "Resume" + (f.held ? " (" + f.held + " new)" : "") : "Pause";
+  }
+
+  function feedItem(e) {
+    const target = e.type === "publish" ? el("span", { class: "mono" }, e.collection)
+      : e.collection && e.ids.length === 1 && e.type !== "delete"
+        ? el("a", { href: "#/c/" + enc(e.collection) + "/edit/" + enc(e.ids[0]) }, e.collection + " / " + e.ids[0])
+        : el("span", { class: "mono" }, e.collection + (e.type === "delete" ? " / " + e.ids.join(", ") : ""));
+    return el("li", { class: "feed-item", "data-event": e.type, "data-collection": e.collection || null },
+      el("time", { datetime: e.at.toISOString() }, e.at.toLocaleTimeString()),
+      el("span", { class: "pill ev-" + e.type }, e.type),
+      target,
+      e.detail ? el("code", { class: "detail" }, e.detail) : null);
+  }
+
+  function showFeed() {
+    if (!feed) {
+      feed = { active: true, ctrl: null, lastId: "", retry: 3000, entries: [], paused: false, held: 0, status: { kind: "wait", text: "Connecting…" } };
+      runFeed(feed);
+    }
+    const f = feed;
+    const pause = el("button", { type: "button", id: "feed-pause", "aria-pressed": f.paused ? "true" : "false", onclick: () => {
+      f.paused = !f.paused;
+      pause.setAttribute("aria-pressed", f.paused ? "true" : "false");
+      if (!f.paused) { f.held = 0; showFeed(); return; }
+      updateHeld(f);
+    } }, "Pause");
+    const retry = el("button", { type: "button", id: "feed-retry", hidden: true, onclick: () => { stopFeed(); showFeed(); } }, "Try again");
+    const items = f.entries.map(feedItem);
+    setView(el("div", { "data-name": "feed" },
+      el("div", { class: "title-row" }, el("h1", {}, "Live feed")),
+      el("p", { class: "muted" }, "Every create (post), update (put), delete and published message this sign-in may hear, as it happens, newest first (the last " + FEED_MAX + "). The feed is open while this page is."),
+      el("div", { class: "toolbar" },
+        el("div", { id: "feed-status", role: "status", class: "feed-status " + f.status.kind }, f.status.text),
+        el("span", { class: "spacer" }), retry, pause,
+        el("button", { type: "button", id: "feed-clear", onclick: () => { f.entries = []; f.held = 0; showFeed(); } }, "Clear")),
+      el("div", { class: "empty", id: "feed-empty", hidden: items.length > 0 }, "No changes yet. They appear here as other clients write."),
+      el("ol", { id: "feed-list", class: "feed", "aria-label": "Changes, newest first" }, items)));
+    feedStatus(f, f.status.kind, f.status.text);
+    updateHeld(f);
+  }
+
+  // ---- backups ------------------------------------------------------------------------
+  const BACKUP_POLL = 1000;
+  let backupPoll = null;  // the timer of the next look while a backup runs
+  let backupWatch = null; // the id of the backup started here, until its outcome is said
+
+  function when(t) { return t ? new Date(t).toLocaleString() : ""; }
+  function took(r) {
+    if (!r.ended) return "";
+    const s = (new Date(r.ended) - new Date(r.started)) / 1000;
+    return s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min";
+  }
+
+  async function showBackups() {
+    if (backupPoll) { clearTimeout(backupPoll); backupPoll = null; }
+    let res;
+    try {
+      res = await api("GET", "/admin/backups");
+    } catch (err) {
+      let why;
+      if (err instanceof ApiError && err.status === 404) why = "This dbserver has no backup service.";
+      else if (err instanceof ApiError && err.status === 403) why = "Only the full-access API key may see and start backups. " + err.message;
+      else why = err instanceof ApiError ? err.describe() : String(err);
+      setView(el("div", { "data-name": "backups" }, el("h1", {}, "Backups"), el("div", { class: "empty", id: "backup-unavailable" }, why)));
+      return;
+    }
+    const runs = res.runs || [];
+    const running = runs.find((r) => r.phase === "Running");
+    const watched = backupWatch && runs.find((r) => r.id === backupWatch);
+    if (watched && watched.phase !== "Running") {
+      backupWatch = null;
+      if (watched.phase === "Completed") say("info", "Backup " + watched.id + " completed: " + (watched.documents || 0) + " documents, " + (watched.files || 0) + " media files, " + size(watched.size || 0) + ".");
+      else say("error", "Backup " + watched.id + " failed: " + (watched.error || "no reason given"));
+    }
+    const start = el("button", { type: "button", class: "primary", id: "backup-start", disabled: !res.configured || !!running }, "Start a backup");
+    start.addEventListener("click", async () => {
+      start.disabled = true;
+      try {
+        const run = await api("POST", "/admin/backups");
+        backupWatch = run.id;
+        say("info", "Backup " + run.id + " started.");
+      } catch (err) { fail(err); }
+      showBackups();
+    });
+    const store = res.configured
+      ? el("p", { class: "muted", id: "backup-store" }, "Backups go to the object store in settings.json (backup.objectStore): bucket ", el("code", {}, res.bucket || ""), res.prefix ? [", prefix ", el("code", {}, res.prefix)] : "", ". Scheduled backups and retention are set on the Database (spec.backup); this page lists the last 20 runs since the dbserver started.")
+      : el("div", { class: "notice", id: "backup-store", role: "note" }, "No object store is configured for backups, so none can be taken here. Give the database one: spec.backup.objectStore on Kubernetes, or backup.objectStore in settings.json with the credential files beside it (see the README's backup section). A stopped standalone database can be backed up with `dbserver backup`.");
+    const rows = runs.map((r) => el("tr", { "data-id": r.id, "data-phase": r.phase },
+      el("td", { class: "mono" }, r.id),
+      el("td", {}, el("span", { class: "pill " + (r.phase === "Completed" ? "on" : r.phase === "Failed" ? "off" : "") }, r.phase)),
+      el("td", {}, when(r.started)),
+      el("td", { class: "num" }, took(r)),
+      el("td", { class: "num" }, r.size ? size(r.size) : ""),
+      el("td", { class: "num" }, r.phase === "Completed" ? String(r.documents || 0) : ""),
+      el("td", { class: "num" }, r.phase === "Completed" ? String(r.files || 0) : ""),
+      el("td", { class: "mono value", title: r.error || r.key || "" }, r.error ? el("span", { class: "error-text" }, r.error) : (r.key || ""))));
+    setView(el("div", { "data-name": "backups" },
+      el("h1", {}, "Backups"),
+      store,
+      el("div", { class: "toolbar" }, start,
+        el("button", { type: "button", id: "backup-refresh", onclick: () => { clearMessage(); showBackups(); } }, "Refresh"),
+        running ? el("div", { class: "progress", id: "backup-progress" }, el("label", { for: "backup-running" }, "Backup " + running.id + " running"), el("progress", { id: "backup-running" })) : null),
+      rows.length ? el("table", { "aria-label": "Backups, newest first" },
+        el("thead", {}, el("tr", {}, ["Backup", "State", "Started", "Took", "Size", "Documents", "Files", "Object key or error"].map((h) => el("th", { scope: "col", class: ["Took", "Size", "Documents", "Files"].includes(h) ? "num" : null }, h)))),
+        el("tbody", {}, rows)) : el("div", { class: "empty" }, "No backups taken since this dbserver started.")));
+    if (running) {
+      // Poll while a backup runs (whoever started it); the list says when it ended.
+      backupPoll = setTimeout(() => { backupPoll = null; if (location.hash === "#/backups") showBackups(); }, BACKUP_POLL);
+    }
   }
 
   // ---- start --------------------------------------------------------------------------
