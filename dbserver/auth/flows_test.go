@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -358,4 +359,28 @@ func TestATokenRefreshesOnceEvenWhenSentTwiceAtOnce(t *testing.T) {
 	if ok != 1 {
 		t.Errorf("%d refreshes succeeded, want exactly 1", ok)
 	}
+}
+
+func TestLoginNamesTheProvidersAuthorizationEndpoint(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A provider that cannot be reached is 503/502, not a sign-in link that leads nowhere.
+	e.prov.SetStatus(500)
+	if _, _, err := e.svc.Login(ctx); !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrBadGateway) {
+		t.Errorf("provider down: %v, want ErrUnavailable or ErrBadGateway", err)
+	}
+	e.prov.SetStatus(0)
+	e.clock.Advance(MinJWKSRefresh + time.Second)
+	endpoint, clientID, err := e.svc.Login(ctx)
+	wantErr(t, err, nil)
+	if endpoint != strings.TrimSuffix(e.prov.Issuer, "/")+oidctest.AuthorizePath {
+		t.Errorf("authorization endpoint = %q, want the provider's %s", endpoint, oidctest.AuthorizePath)
+	}
+	if clientID != testClientID {
+		t.Errorf("client ID = %q", clientID)
+	}
+	// Without external users there is nothing to sign in to.
+	e.setConfig(func(c *settings.Config) { c.Settings.Auth.Enabled = false })
+	_, _, err = e.svc.Login(ctx)
+	wantErr(t, err, ErrUnauthorized)
 }

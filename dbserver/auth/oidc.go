@@ -27,9 +27,10 @@ const maxProviderBody = 1 << 20
 
 // discovery is the part of an OIDC discovery document we use.
 type discovery struct {
-	Issuer        string `json:"issuer"`
-	JWKSURI       string `json:"jwks_uri"`
-	TokenEndpoint string `json:"token_endpoint"`
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
 }
 
 // keySet is one fetched JWKS, parsed by jwkset and served through keyfunc.
@@ -308,6 +309,18 @@ func (p *provider) tokenEndpoint(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: OIDC discovery has no valid token_endpoint", ErrBadGateway)
 	}
 	return meta.TokenEndpoint, nil
+}
+
+// authorizationEndpoint returns the provider's authorization endpoint from discovery.
+func (p *provider) authorizationEndpoint(ctx context.Context) (string, error) {
+	meta, _, err := p.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !absoluteHTTPURL(meta.AuthorizationEndpoint) {
+		return "", fmt.Errorf("%w: OIDC discovery has no valid authorization_endpoint", ErrBadGateway)
+	}
+	return meta.AuthorizationEndpoint, nil
 }
 
 // exchangeCode trades an authorization code for an ID token at the token endpoint

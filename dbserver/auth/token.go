@@ -88,6 +88,28 @@ func (s *Service) exchange(ctx context.Context, cfg *settings.Config, code, redi
 	return s.provider(issuer).exchangeCode(pctx, a.ClientID, cfg.ClientSecret, code, redirectURI)
 }
 
+// Login says where a browser signs in for this database: the provider's authorization
+// endpoint (from OIDC discovery) and the client ID, for the authorization code flow whose
+// code POST /auth/token then exchanges. It fails when external users are not enabled or
+// the provider cannot be reached.
+func (s *Service) Login(ctx context.Context) (authorizeURL, clientID string, err error) {
+	cfg, err := s.config()
+	if err != nil {
+		return "", "", err
+	}
+	a := cfg.Settings.Auth.Auth0
+	if a == nil || a.IssuerURL() == "" || a.ClientID == "" {
+		return "", "", fmt.Errorf("%w: no identity provider is configured", ErrUnauthorized)
+	}
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	endpoint, err := s.provider(a.IssuerURL()).authorizationEndpoint(pctx)
+	if err != nil {
+		return "", "", err
+	}
+	return endpoint, a.ClientID, nil
+}
+
 // refresh exchanges a still-valid RestKube token for a new one and revokes the old one. The
 // whole step holds refreshMu, so one token refreshes once even when sent twice at once.
 func (s *Service) refresh(ctx context.Context, cfg *settings.Config, raw string) (*TokenResponse, error) {

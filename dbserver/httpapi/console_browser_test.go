@@ -16,8 +16,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/restkube/restkube/dbserver/settings"
-	"github.com/restkube/restkube/internal/s3test"
 	"github.com/restkube/restkube/internal/browsertest"
+	"github.com/restkube/restkube/internal/s3test"
 )
 
 // consoleArtifacts is where TestConsoleInChromium saves its screenshots (console-*.png): $ARTIFACTS

@@ -33,12 +33,14 @@ type consoleEnv struct {
 }
 
 // consoleConfig is testConfig with auth on (the provider at issuer), the console open to
-// the role "admin", and realtime off until a test turns it on.
+// the role "admin" (which may read and write items, and nothing else), and realtime off
+// until a test turns it on.
 func consoleConfig(issuer string) *settings.Config {
 	cfg := testConfig()
 	cfg.ClientSecret = consoleClientSecret
 	cfg.Settings.Auth = settings.Auth{Enabled: true, Auth0: &settings.Auth0{ClientID: consoleClientID, Issuer: issuer}}
-	// ROLES-PLACEHOLDER
+	cfg.Settings.Console = &settings.Console{Roles: []string{"admin"}}
+	cfg.Settings.Collections = append(cfg.Settings.Collections, settings.Collection{Name: "items", Access: map[string]settings.Rights{"admin": {Read: true, Write: true}}})
 	cfg.Settings.Limits.MaxBodyBytes = 1 << 20
 	return cfg
 }

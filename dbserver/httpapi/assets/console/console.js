@@ -1,10 +1,14 @@
-// RestKube console: a small single-page app over the public /rest API. It holds the
-// full-access key in this tab's session storage only and sends it as the x-apikey header;
-// nothing is ever put in a URL. No framework, no build step.
+// RestKube console: a small single-page app over the public API. It holds the full-access
+// key (sent as the x-apikey header), or an external user's RestKube token (sent as a Bearer
+// token), in this tab's session storage only; neither is ever put in a URL. No framework,
+// no build step.
 "use strict";
 (function () {
   const KEY = "restkube.console.apikey";
   const TOKEN = "restkube.console.token"; // an external user's RestKube token (instead of KEY)
+  const USER = "restkube.console.user";   // that user: email, roles, token lifetime
+  const OIDC = "restkube.console.oidc";   // the state of a login started in this tab
+  const LOGIN_MAX_AGE = 10 * 60 * 1000;   // a login answer older than this is refused
   const SYSTEM = ["_id", "_created", "_changed", "_createdby", "_changedby", "_version", "_parent_id", "_parent_def", "_parent_field"];
   const BULK_CHUNK = 50;
   const state = { lists: {}, media: [] }; // per collection: q, sort, dir, max, skip, mode, selected
@@ -50,7 +54,7 @@
 
   async function api(method, path, opts) {
     opts = opts || {};
-    const headers = credentials();
+    const headers = opts.anonymous ? {} : credentials();
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     Object.assign(headers, opts.headers || {});
     let resp;
@@ -94,10 +98,16 @@
   }
 
   // ---- sign-in ------------------------------------------------------------------------
-  function signedIn() { return !!sessionStorage.getItem(KEY); }
+  function signedIn() { return !!sessionStorage.getItem(KEY) || !!sessionStorage.getItem(TOKEN); }
+  function currentUser() {
+    try { return JSON.parse(sessionStorage.getItem(USER) || "null"); } catch (e) { return null; }
+  }
   function signOut() {
     stopFeed();
+    clearTimeout(refreshTimer);
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(USER);
     state.lists = {};
     state.media = [];
     showSignin();
@@ -113,6 +123,8 @@
     ev.preventDefault();
     const key = $("apikey").value.trim();
     if (!key) return;
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(USER);
     sessionStorage.setItem(KEY, key);
     try {
       await api("GET", "/rest/_meta");
@@ -128,11 +140,141 @@
     route();
   }
 
+
+  // ---- sign-in of external users -----------------------------------------------------
+  // The authorization code flow: the browser goes to the identity provider (the same
+  // Auth0/OIDC login as the apps) and comes back to /console/ with a code, which the
+  // dbserver exchanges at POST /auth/token with its client secret; the code never leaves
+  // this origin's address bar (it is removed at once) and state ties the answer to the login
+  // this tab started. The console then works with the user's RestKube token, so it shows and
+  // changes only what the user's roles allow. console.roles decides who is offered it; the
+  // API decides, on every call, what they may do.
+  let signin = { external: null }; // GET /console/signin.json
+  let refreshTimer = null;
+
+  async function loadSignIn() {
+    try {
+      const r = await fetch("signin.json", { cache: "no-store", credentials: "omit" });
+      if (r.ok) signin = await r.json();
+    } catch (e) { signin = { external: null }; }
+    const ext = signin && signin.external;
+    $("external-signin").hidden = !ext;
+    if (!ext) return;
+    const btn = $("signin-external");
+    if (ext.error || !ext.authorizeURL) {
+      btn.disabled = true;
+      $("external-note").textContent = "Signing in as a user is not possible now: " + (ext.error || "no identity provider") + ".";
+    } else {
+      btn.disabled = false;
+      $("external-note").textContent = "For users with the role " + ext.roles.join(" or ") + ", at " + new URL(ext.authorizeURL).host + ". You see and change only what your roles allow.";
+    }
+  }
+
+  function randomState() {
+    const b = new Uint8Array(32);
+    crypto.getRandomValues(b);
+    return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  const redirectURI = () => location.origin + "/console/";
+
+  function startExternal() {
+    const ext = signin.external;
+    const st = randomState();
+    sessionStorage.setItem(OIDC, JSON.stringify({ state: st, at: Date.now(), hash: location.hash }));
+    const u = new URL(ext.authorizeURL);
+    for (const [k, v] of Object.entries({ response_type: "code", response_mode: "query", client_id: ext.clientID, redirect_uri: redirectURI(), scope: "openid profile email", state: st })) u.searchParams.set(k, v);
+    location.assign(u.toString());
+  }
+
+  // finishExternal completes a login when the provider sent the browser back here.
+  async function finishExternal() {
+    const q = new URLSearchParams(location.search);
+    if (!q.has("code") && !q.has("error")) return;
+    history.replaceState(null, "", location.pathname + location.hash); // the code leaves the address bar and history
+    let pending = null;
+    try { pending = JSON.parse(sessionStorage.getItem(OIDC) || "null"); } catch (e) { pending = null; }
+    sessionStorage.removeItem(OIDC);
+    if (!pending || q.get("state") !== pending.state || Date.now() - pending.at > LOGIN_MAX_AGE) {
+      say("error", "Sign-in refused: this answer from the identity provider does not belong to a sign-in started in this tab (or it is too old). Start again.");
+      return;
+    }
+    if (q.has("error")) {
+      say("error", "The identity provider did not sign you in: " + (q.get("error_description") || q.get("error")) + ".");
+      return;
+    }
+    let tok;
+    try {
+      tok = await api("POST", "/auth/token", { body: { code: q.get("code"), redirect_uri: redirectURI() }, anonymous: true });
+    } catch (err) {
+      say("error", "Sign-in failed: " + (err instanceof ApiError ? err.describe() : String(err)));
+      return;
+    }
+    await acceptToken(tok);
+    if (signedIn() && pending.hash) location.hash = pending.hash;
+  }
+
+  // acceptToken checks the user's roles against console.roles and keeps the token.
+  async function acceptToken(tok) {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.setItem(TOKEN, tok.token);
+    let info;
+    try {
+      info = await api("GET", "/auth/userinfo");
+    } catch (err) {
+      sessionStorage.removeItem(TOKEN);
+      say("error", "Sign-in failed: " + (err instanceof ApiError ? err.describe() : String(err)));
+      return;
+    }
+    const roles = Array.isArray(info.roles) ? info.roles : [];
+    const allowed = (signin.external && signin.external.roles) || [];
+    if (!roles.some((r) => allowed.includes(r))) {
+      await revoke();
+      sessionStorage.removeItem(TOKEN);
+      say("error", "Signed in as " + (info.email || info._id) + ", but the console is for the role " + allowed.join(" or ") +
+        " and your roles are " + (roles.length ? roles.join(", ") : "none") + ". Ask an administrator, or use the apps you have access to.");
+      return;
+    }
+    sessionStorage.setItem(USER, JSON.stringify({ email: info.email || info._id, name: info.displayname || "", roles, life: (tok.exp - tok.iat) * 1000, received: Date.now() }));
+    clearMessage();
+    scheduleRefresh();
+  }
+
+  // revoke logs the token out at the dbserver (best effort: it expires anyway).
+  async function revoke() {
+    const tok = sessionStorage.getItem(TOKEN);
+    if (!tok) return;
+    try { await fetch("/auth/logout", { method: "POST", headers: { authorization: "Bearer " + tok }, cache: "no-store", credentials: "omit" }); } catch (e) { /* gone anyway */ }
+  }
+
+  // scheduleRefresh trades the token for a fresh one when four fifths of its life are over
+  // (measured on this browser's clock from when it arrived, so clock skew does not matter).
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    const u = currentUser();
+    if (!u || !sessionStorage.getItem(TOKEN)) return;
+    const due = Math.max(5000, u.received + u.life * 0.8 - Date.now());
+    refreshTimer = setTimeout(async () => {
+      try {
+        const tok = await api("POST", "/auth/token", { body: { refresh: sessionStorage.getItem(TOKEN) }, anonymous: true });
+        sessionStorage.setItem(TOKEN, tok.token);
+        sessionStorage.setItem(USER, JSON.stringify(Object.assign(currentUser() || {}, { life: (tok.exp - tok.iat) * 1000, received: Date.now() })));
+        scheduleRefresh();
+      } catch (err) {
+        signOut();
+        say("error", "Your session ended (" + (err instanceof ApiError ? err.describe() : String(err)) + "). Sign in again.");
+      }
+    }, due);
+  }
+
   // ---- routing ------------------------------------------------------------------------
   function route() {
     if (!signedIn()) { showSignin(); return; }
     $("signin").hidden = true;
     $("nav").hidden = false;
+    const u = currentUser();
+    $("who").textContent = u ? u.email + " (" + u.roles.join(", ") + ")" : "full-access key";
+    // Backups are for the full-access key only: a user is not offered them.
+    $("nav-backups").hidden = !!u;
     $("view").hidden = false;
     const parts = (location.hash.replace(/^#\/?/, "") || "").split("/").map(decodeURIComponent);
     $("nav-collections").removeAttribute("aria-current");
@@ -777,15 +919,19 @@
   }
 
   // ---- start --------------------------------------------------------------------------
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
     $("signin-form").addEventListener("submit", onSignin);
+    $("signin-external").addEventListener("click", startExternal);
     for (const a of document.querySelectorAll("nav a")) a.addEventListener("click", clearMessage);
-    $("signout").addEventListener("click", () => { signOut(); clearMessage(); location.hash = ""; });
+    $("signout").addEventListener("click", async () => { await revoke(); signOut(); clearMessage(); location.hash = ""; });
     window.addEventListener("hashchange", () => {
       // A message said just before this navigation (e.g. "Created …") is about it: keep it.
       if (Date.now() - saidAt > 1000) clearMessage();
       route();
     });
+    await loadSignIn();
+    await finishExternal();
+    scheduleRefresh();
     route();
     document.body.dataset.ready = "yes";
   });
