@@ -324,8 +324,9 @@ func (p *provider) authorizationEndpoint(ctx context.Context) (string, error) {
 }
 
 // exchangeCode trades an authorization code for an ID token at the token endpoint
-// (RFC 6749 section 4.1.3, client_secret_post as Auth0 expects).
-func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, code, redirectURI string) (string, error) {
+// (RFC 6749 section 4.1.3, client_secret_post as Auth0 expects), with the PKCE code_verifier
+// (RFC 7636) when the browser that started the login sent one.
+func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, code, redirectURI, verifier string) (string, error) {
 	endpoint, err := p.tokenEndpoint(ctx)
 	if err != nil {
 		return "", err
@@ -338,6 +339,9 @@ func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, cod
 	}
 	if redirectURI != "" {
 		form.Set("redirect_uri", redirectURI)
+	}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

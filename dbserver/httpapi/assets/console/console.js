@@ -142,11 +142,11 @@
 
 
   // ---- sign-in of external users -----------------------------------------------------
-  // The authorization code flow: the browser goes to the identity provider (the same
-  // Auth0/OIDC login as the apps) and comes back to /console/ with a code, which the
-  // dbserver exchanges at POST /auth/token with its client secret; the code never leaves
-  // this origin's address bar (it is removed at once) and state ties the answer to the login
-  // this tab started. The console then works with the user's RestKube token, so it shows and
+  // The authorization code flow with PKCE: the browser goes to the identity provider (the
+  // same Auth0/OIDC login as the apps) and comes back to /console/ with a code, which the
+  // dbserver exchanges at POST /auth/token with its client secret and this tab's
+  // code_verifier; the code is removed from the address bar at once, and state ties the
+  // answer to the login this tab started. The console then works with the user's RestKube token, so it shows and
   // changes only what the user's roles allow. console.roles decides who is offered it; the
   // API decides, on every call, what they may do.
   let signin = { external: null }; // GET /console/signin.json
@@ -177,12 +177,20 @@
   }
   const redirectURI = () => location.origin + "/console/";
 
-  function startExternal() {
+  async function startExternal() {
     const ext = signin.external;
     const st = randomState();
-    sessionStorage.setItem(OIDC, JSON.stringify({ state: st, at: Date.now(), hash: location.hash }));
+    // PKCE (RFC 7636): only this tab knows the verifier, so a code taken from elsewhere and
+    // slipped into this page cannot be redeemed; the dbserver passes it to the provider.
+    const verifier = randomState();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+    const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    sessionStorage.setItem(OIDC, JSON.stringify({ state: st, verifier, at: Date.now(), hash: location.hash }));
     const u = new URL(ext.authorizeURL);
-    for (const [k, v] of Object.entries({ response_type: "code", response_mode: "query", client_id: ext.clientID, redirect_uri: redirectURI(), scope: "openid profile email", state: st })) u.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      response_type: "code", response_mode: "query", client_id: ext.clientID, redirect_uri: redirectURI(),
+      scope: "openid profile email", state: st, code_challenge: challenge, code_challenge_method: "S256",
+    })) u.searchParams.set(k, v);
     location.assign(u.toString());
   }
 
@@ -204,7 +212,7 @@
     }
     let tok;
     try {
-      tok = await api("POST", "/auth/token", { body: { code: q.get("code"), redirect_uri: redirectURI() }, anonymous: true });
+      tok = await api("POST", "/auth/token", { body: { code: q.get("code"), redirect_uri: redirectURI(), code_verifier: pending.verifier }, anonymous: true });
     } catch (err) {
       say("error", "Sign-in failed: " + (err instanceof ApiError ? err.describe() : String(err)));
       return;
