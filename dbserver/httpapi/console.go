@@ -57,10 +57,10 @@ var consoleAssets = func() map[string]consoleAsset {
 const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// bindConsole registers the web console: GET /console/ and its files. They need no
-// credentials (the page holds no secret and no data: it signs in and then calls the public
-// /rest API like any client). It is served while settings.console.enabled is not false, read
-// on every request, so turning it off applies at once; when off, its paths are a JSON 404.
+// bindConsole registers the web console: GET /console/, its files and signin.json. They need
+// no credentials (the page holds no secret and no data: it signs in and then calls the public
+// API like any client). It is served while settings.console.enabled is not false, read on
+// every request, so turning it off applies at once; when off, its paths are a JSON 404.
 func (s *Server) bindConsole() {
 	s.mux.Handle("/console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 	s.Handle("/console/{file...}", s.handleConsole)
