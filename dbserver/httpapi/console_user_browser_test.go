@@ -202,6 +202,11 @@ func TestConsoleExternalUserInChromium(t *testing.T) {
 		c.shot("10-user")
 		c.tab.Eval(`String(location.hash = "#/c/notes")`)
 		c.waitMessage("Error 403")
+		c.click("#nav-users")
+		c.view("users")
+		if got := c.tab.Eval(`document.getElementById("users-unavailable").textContent`); !strings.Contains(got, "may not read the users") {
+			t.Errorf("the users view for a user without the right says %q", got)
+		}
 
 		// Ann's own create is hers.
 		c.tab.Eval(`String(location.hash = "#/c/items/new")`)

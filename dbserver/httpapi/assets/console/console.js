@@ -529,7 +529,15 @@
     let res;
     try {
       res = await api("GET", "/rest/users?" + new URLSearchParams({ totals: "true", metafields: "true", max: String(st.max), skip: String(st.skip), sort: "email" }));
-    } catch (err) { fail(err); return; }
+    } catch (err) {
+      fail(err);
+      // Say it in the view too, rather than leave the previous view under the Users tab.
+      setView(el("div", { "data-name": "users" }, el("h1", {}, "Users"),
+        el("div", { class: "empty", id: "users-unavailable" }, err instanceof ApiError && err.status === 403
+          ? "Your sign-in may not read the users collection (" + err.message + ")."
+          : "The users could not be loaded.")));
+      return;
+    }
     const rows = res.data.map((u) => {
       const toggle = el("button", { type: "button", "aria-label": (u.active ? "Deactivate " : "Activate ") + (u.email || u._id) }, u.active ? "Deactivate" : "Activate");
       toggle.addEventListener("click", async () => {
