@@ -87,6 +87,9 @@ func settingsFor(db *dbv1.Database, values secretValues) settings.Settings {
 	// Written always, so that the dbserver's own default (on, for standalone use) never
 	// applies in a cluster: the console is off unless spec.console.enabled.
 	s.Console = &settings.Console{Enabled: ptr.To(db.Spec.Console != nil && db.Spec.Console.Enabled)}
+	if db.Spec.Console != nil && len(db.Spec.Console.Roles) > 0 {
+		s.Console.Roles = append([]string(nil), db.Spec.Console.Roles...)
+	}
 	if l := db.Spec.Limits; l != nil {
 		if l.MaxBodyBytes != nil {
 			s.Limits.MaxBodyBytes = *l.MaxBodyBytes

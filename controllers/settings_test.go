@@ -33,7 +33,7 @@ func TestSettingsFor(t *testing.T) {
 			mutate: func(db *dbv1.Database) {
 				db.Spec.Auth.DefaultRoles = []string{"external"}
 				db.Spec.Limits = &dbv1.LimitsSpec{MaxBodyBytes: ptr.To[int64](2048), MaxPageSize: ptr.To[int32](50), MaxMediaBytes: ptr.To[int64](1 << 30), MaxDocumentBytes: ptr.To[int32](4096)}
-				db.Spec.Console = &dbv1.ConsoleSpec{Enabled: true}
+				db.Spec.Console = &dbv1.ConsoleSpec{Enabled: true, Roles: []string{"admin"}}
 			},
 			want: settings.Settings{
 				Auth: settings.Auth{
@@ -50,7 +50,7 @@ func TestSettingsFor(t *testing.T) {
 					Access: map[string]settings.Rights{"external": {Read: true, Write: true}},
 				}},
 				Limits:  settings.Limits{MaxBodyBytes: 2048, MaxPageSize: 50, MaxMediaBytes: 1 << 30, MaxDocumentBytes: 4096},
-				Console: &settings.Console{Enabled: ptr.To(true)},
+				Console: &settings.Console{Enabled: ptr.To(true), Roles: []string{"admin"}},
 			},
 		},
 		"realtime and a web key's channels are rendered as written": {

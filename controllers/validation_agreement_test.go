@@ -145,6 +145,13 @@ var agreementCases = map[string]agreementCase{
 		settings: "{\"auth\": {\"tokenTTL\": \"1h0m0s\", \"defaultRoles\": [\"\u00a0\"]}}",
 		crdBlind: `the CRD's \S is ASCII (RE2); strings.TrimSpace also trims Unicode spaces`,
 	},
+	"console roles": {
+		spec:     `{console: {enabled: true, roles: [admin, support]}}`,
+		settings: `{"console": {"enabled": true, "roles": ["admin", "support"]}}`, wantValid: true,
+	},
+	"a blank console role": {
+		spec: `{console: {enabled: true, roles: [" "]}}`, settings: `{"console": {"enabled": true, "roles": [" "]}}`,
+	},
 	"auth enabled without a provider": {
 		spec: `{auth: {enabled: true}}`, settings: `{"auth": {"enabled": true, "tokenTTL": "1h0m0s"}}`,
 	},

@@ -88,6 +88,17 @@ type ConsoleSpec struct {
 	// uses only the public API.
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
+
+	// Roles are the roles whose external users may also sign in to the console, through the
+	// same Auth0/OIDC login as apps (spec.auth). The console then calls the API with the
+	// user's token, so it shows and changes only what the user's roles allow. Empty: only the
+	// full-access key signs in.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`\S`
+	// +optional
+	Roles []string `json:"roles,omitempty"`
 }
 
 // DeletionPolicy says what happens to the data volume when its Database is deleted.

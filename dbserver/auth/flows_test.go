@@ -2,8 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -357,5 +360,59 @@ func TestATokenRefreshesOnceEvenWhenSentTwiceAtOnce(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Errorf("%d refreshes succeeded, want exactly 1", ok)
+	}
+}
+
+func TestLoginNamesTheProvidersAuthorizationEndpoint(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A provider that cannot be reached is 503/502, not a sign-in link that leads nowhere.
+	e.prov.SetStatus(500)
+	if _, _, err := e.svc.Login(ctx); !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrBadGateway) {
+		t.Errorf("provider down: %v, want ErrUnavailable or ErrBadGateway", err)
+	}
+	e.prov.SetStatus(0)
+	e.clock.Advance(MinJWKSRefresh + time.Second)
+	endpoint, clientID, err := e.svc.Login(ctx)
+	wantErr(t, err, nil)
+	if endpoint != strings.TrimSuffix(e.prov.Issuer, "/")+oidctest.AuthorizePath {
+		t.Errorf("authorization endpoint = %q, want the provider's %s", endpoint, oidctest.AuthorizePath)
+	}
+	if clientID != testClientID {
+		t.Errorf("client ID = %q", clientID)
+	}
+	// Without external users there is nothing to sign in to.
+	e.setConfig(func(c *settings.Config) { c.Settings.Auth.Enabled = false })
+	_, _, err = e.svc.Login(ctx)
+	wantErr(t, err, ErrUnauthorized)
+}
+
+func TestLoginWithAuthorizationCodeAndPKCE(t *testing.T) {
+	e := newEnv(t)
+	idt := e.prov.Sign(e.prov.Key("RS256"), e.prov.Claims("auth0|erin", "erin@example.com"))
+	e.secret(idt)
+	verifier := strings.Repeat("v3rifier-", 5) // 45 unreserved characters
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	const cb = "https://app.example/console/"
+
+	// The verifier is passed on to the provider, which checks it against the challenge.
+	_, err := e.token(TokenRequest{Code: e.prov.IssueCodePKCE(idt, cb, challenge), RedirectURI: cb, CodeVerifier: strings.Repeat("wrong-one", 5)})
+	wantErr(t, err, ErrUnauthorized)
+	_, err = e.token(TokenRequest{Code: e.prov.IssueCodePKCE(idt, cb, challenge), RedirectURI: cb})
+	wantErr(t, err, ErrUnauthorized)
+	resp, err := e.token(TokenRequest{Code: e.prov.IssueCodePKCE(idt, cb, challenge), RedirectURI: cb, CodeVerifier: verifier})
+	wantErr(t, err, nil)
+	if p, err := e.authenticate(resp.Token); err != nil || p.Email != "erin@example.com" {
+		t.Errorf("principal = %+v, %v", p, err)
+	}
+	// A malformed verifier is refused before the provider is called.
+	hits := e.prov.Hits("/oauth/token")
+	for _, bad := range []string{"short", strings.Repeat("a", 129), strings.Repeat("a", 42) + " ", strings.Repeat("é", 30)} {
+		_, err = e.token(TokenRequest{Code: "some-code", RedirectURI: cb, CodeVerifier: bad})
+		wantErr(t, err, ErrBadRequest)
+	}
+	if e.prov.Hits("/oauth/token") != hits {
+		t.Error("a malformed verifier reached the provider")
 	}
 }

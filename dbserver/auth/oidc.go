@@ -27,9 +27,10 @@ const maxProviderBody = 1 << 20
 
 // discovery is the part of an OIDC discovery document we use.
 type discovery struct {
-	Issuer        string `json:"issuer"`
-	JWKSURI       string `json:"jwks_uri"`
-	TokenEndpoint string `json:"token_endpoint"`
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
 }
 
 // keySet is one fetched JWKS, parsed by jwkset and served through keyfunc.
@@ -310,9 +311,22 @@ func (p *provider) tokenEndpoint(ctx context.Context) (string, error) {
 	return meta.TokenEndpoint, nil
 }
 
+// authorizationEndpoint returns the provider's authorization endpoint from discovery.
+func (p *provider) authorizationEndpoint(ctx context.Context) (string, error) {
+	meta, _, err := p.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !absoluteHTTPURL(meta.AuthorizationEndpoint) {
+		return "", fmt.Errorf("%w: OIDC discovery has no valid authorization_endpoint", ErrBadGateway)
+	}
+	return meta.AuthorizationEndpoint, nil
+}
+
 // exchangeCode trades an authorization code for an ID token at the token endpoint
-// (RFC 6749 section 4.1.3, client_secret_post as Auth0 expects).
-func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, code, redirectURI string) (string, error) {
+// (RFC 6749 section 4.1.3, client_secret_post as Auth0 expects), with the PKCE code_verifier
+// (RFC 7636) when the browser that started the login sent one.
+func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, code, redirectURI, verifier string) (string, error) {
 	endpoint, err := p.tokenEndpoint(ctx)
 	if err != nil {
 		return "", err
@@ -325,6 +339,9 @@ func (p *provider) exchangeCode(ctx context.Context, clientID, clientSecret, cod
 	}
 	if redirectURI != "" {
 		form.Set("redirect_uri", redirectURI)
+	}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

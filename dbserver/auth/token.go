@@ -15,11 +15,28 @@ import (
 )
 
 // TokenRequest is the body of POST /auth/token: a code (an ID token, or an authorization code
-// with its redirect_uri), or a RestKube token to refresh.
+// with its redirect_uri and, when the login used PKCE, its code_verifier), or a RestKube
+// token to refresh.
 type TokenRequest struct {
-	Code        string `json:"code,omitempty"`
-	RedirectURI string `json:"redirect_uri,omitempty"`
-	Refresh     string `json:"refresh,omitempty"`
+	Code         string `json:"code,omitempty"`
+	RedirectURI  string `json:"redirect_uri,omitempty"`
+	CodeVerifier string `json:"code_verifier,omitempty"`
+	Refresh      string `json:"refresh,omitempty"`
+}
+
+// validVerifier reports whether v is a PKCE code_verifier: 43 to 128 unreserved characters
+// (RFC 7636 section 4.1).
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 // TokenResponse is the answer of POST /auth/token.
@@ -47,10 +64,12 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		return nil, fmt.Errorf("%w: code or refresh is required", ErrBadRequest)
 	case len(req.Code) > MaxTokenBytes || len(req.RedirectURI) > MaxTokenBytes:
 		return nil, fmt.Errorf("%w: code too large", ErrBadRequest)
+	case req.CodeVerifier != "" && !validVerifier(req.CodeVerifier):
+		return nil, fmt.Errorf("%w: code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, -, ., _ and ~", ErrBadRequest)
 	}
 	idToken := req.Code
 	if !looksLikeJWT(req.Code) {
-		if idToken, err = s.exchange(ctx, cfg, req.Code, req.RedirectURI); err != nil {
+		if idToken, err = s.exchange(ctx, cfg, req.Code, req.RedirectURI, req.CodeVerifier); err != nil {
 			return nil, err
 		}
 	}
@@ -74,7 +93,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 }
 
 // exchange trades an authorization code for an ID token at the provider.
-func (s *Service) exchange(ctx context.Context, cfg *settings.Config, code, redirectURI string) (string, error) {
+func (s *Service) exchange(ctx context.Context, cfg *settings.Config, code, redirectURI, verifier string) (string, error) {
 	a := cfg.Settings.Auth.Auth0
 	issuer := a.IssuerURL()
 	if issuer == "" || a.ClientID == "" {
@@ -85,7 +104,29 @@ func (s *Service) exchange(ctx context.Context, cfg *settings.Config, code, redi
 	}
 	pctx, cancel := s.providerCtx(ctx)
 	defer cancel()
-	return s.provider(issuer).exchangeCode(pctx, a.ClientID, cfg.ClientSecret, code, redirectURI)
+	return s.provider(issuer).exchangeCode(pctx, a.ClientID, cfg.ClientSecret, code, redirectURI, verifier)
+}
+
+// Login says where a browser signs in for this database: the provider's authorization
+// endpoint (from OIDC discovery) and the client ID, for the authorization code flow whose
+// code POST /auth/token then exchanges. It fails when external users are not enabled or
+// the provider cannot be reached.
+func (s *Service) Login(ctx context.Context) (authorizeURL, clientID string, err error) {
+	cfg, err := s.config()
+	if err != nil {
+		return "", "", err
+	}
+	a := cfg.Settings.Auth.Auth0
+	if a == nil || a.IssuerURL() == "" || a.ClientID == "" {
+		return "", "", fmt.Errorf("%w: no identity provider is configured", ErrUnauthorized)
+	}
+	pctx, cancel := s.providerCtx(ctx)
+	defer cancel()
+	endpoint, err := s.provider(a.IssuerURL()).authorizationEndpoint(pctx)
+	if err != nil {
+		return "", "", err
+	}
+	return endpoint, a.ClientID, nil
 }
 
 // refresh exchanges a still-valid RestKube token for a new one and revokes the old one. The

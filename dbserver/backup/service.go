@@ -159,6 +159,16 @@ func (s *Service) Runs() []Run {
 	return out
 }
 
+// ObjectStore returns the object store backups go to under the settings in force, or nil
+// when none is configured (Start then fails with ErrNotConfigured).
+func (s *Service) ObjectStore() *settings.ObjectStore {
+	cfg := s.opts.Settings()
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Settings.Backup.ObjectStore
+}
+
 // Get returns the run with id.
 func (s *Service) Get(id string) (Run, bool) {
 	s.mu.Lock()

@@ -102,7 +102,7 @@ func readTokenRequest(w http.ResponseWriter, r *http.Request) (auth.TokenRequest
 		return req, NewError(http.StatusBadRequest, `send a JSON object: {"code": "…"} or {"refresh": "…"}`)
 	}
 	if err := json.Unmarshal(b, &req); err != nil {
-		return req, NewError(http.StatusBadRequest, "invalid JSON: code, redirect_uri and refresh must be strings")
+		return req, NewError(http.StatusBadRequest, "invalid JSON: code, redirect_uri, code_verifier and refresh must be strings")
 	}
 	return req, nil
 }

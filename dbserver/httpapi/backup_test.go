@@ -43,7 +43,7 @@ func TestBackupAdminEndpoint(t *testing.T) {
 			}
 		}
 	}
-	if runs := e.do("GET", "/admin/backups", key(fullKey), ""); runs.body != "{\"runs\":[]}\n" {
+	if runs := e.do("GET", "/admin/backups", key(fullKey), ""); runs.body != "{\"configured\":true,\"bucket\":\"backups\",\"prefix\":\"t/\",\"runs\":[]}\n" {
 		t.Fatalf("no backup taken yet, yet the list is %s", runs.body)
 	}
 
@@ -85,5 +85,22 @@ func TestBackupAdminEndpointIsNotMountedWithoutAService(t *testing.T) {
 	e := newEnv(t)
 	if r := e.do("POST", "/admin/backups", key(fullKey), ""); r.status != 404 {
 		t.Fatalf("POST /admin/backups without a backup service = %d", r.status)
+	}
+}
+
+func TestBackupAdminEndpointWithoutAnObjectStore(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		svc, err := backup.NewService(backup.ServiceOptions{CopyFile: o.Store.CopyFile, Settings: o.Settings.Current, CredentialsDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		o.Backup = svc
+	})
+	if r := e.do("GET", "/admin/backups", key(fullKey), ""); r.status != 200 || r.body != "{\"configured\":false,\"runs\":[]}\n" {
+		t.Errorf("GET without an object store = %d %s, want configured false", r.status, r.body)
+	}
+	if r := e.do("POST", "/admin/backups", key(fullKey), ""); r.status != http.StatusConflict || !strings.Contains(r.body, "backup.objectStore") {
+		t.Errorf("POST without an object store = %d %s, want 409 naming backup.objectStore", r.status, r.body)
 	}
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/restkube/restkube/dbserver/media"
+	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/internal/browsertest"
+	"github.com/restkube/restkube/internal/s3test"
 )
 
 // consoleArtifacts is where TestConsoleInChromium saves its screenshots (console-*.png): $ARTIFACTS
@@ -38,13 +39,7 @@ func consoleArtifacts(t *testing.T) string {
 // the edit again, a single and a bulk delete, and the users. Every view is screenshotted and
 // checked for labels and keyboard reach.
 func TestConsoleInChromium(t *testing.T) {
-	e := newEnv(t, func(o *Options) {
-		a, err := media.Open(media.Options{Dir: filepath.Join(t.TempDir(), "media"), Store: o.Store, Registry: o.Registry})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Media = a
-	})
+	e := newConsoleEnv(t)
 	e.seed("users", "api",
 		`{"email":"ann@example.com","displayname":"Ann Lee","roles":["external","editor"],"active":true}`,
 		`{"email":"ben@example.com","displayname":"Ben Ode","roles":["external"],"active":false}`)
@@ -315,6 +310,106 @@ func TestConsoleInChromium(t *testing.T) {
 		setValue("#media-id", "000000000000000000000000")
 		click("#media-lookup")
 		waitMessage("Error 404")
+	})
+
+	t.Run("live feed: a clear message while realtime is off, then another client's writes as they happen", func(t *testing.T) {
+		click("#nav-feed")
+		view("feed")
+		tab.WaitJS(`document.getElementById("feed-status").textContent.includes("Realtime is not enabled")`, 10*time.Second)
+		if tab.Eval(`String(document.getElementById("feed-retry").hidden)`) != "false" {
+			t.Error("no way to try again while realtime is off")
+		}
+		checkAccessible(t, tab, "feed (realtime off)")
+		e.update(func(c *settings.Config) { c.Settings.Realtime.Enabled = true })
+		click("#feed-retry")
+		tab.WaitJS(`document.getElementById("feed-status").classList.contains("live")`, 10*time.Second)
+
+		// Another client writes with plain HTTP; each change shows up without a reload.
+		r := e.do("POST", "/rest/notes", key(fullKey), `{"title":"from another client"}`)
+		var created map[string]any
+		if err := json.Unmarshal([]byte(r.body), &created); r.status != 201 || err != nil {
+			t.Fatalf("the other client's create: %d %s", r.status, r.body)
+		}
+		id := created["_id"].(string)
+		entry := func(event, want string) {
+			t.Helper()
+			tab.WaitJS(fmt.Sprintf(`[...document.querySelectorAll('#feed-list li[data-event=%q]')].some(li => li.textContent.includes(%q))`, event, want), 10*time.Second)
+		}
+		entry("post", "from another client")
+		entry("post", "notes / "+id)
+		if r := e.do("PUT", "/rest/notes/"+id, key(fullKey), `{"title":"changed elsewhere"}`); r.status != 200 {
+			t.Fatalf("the other client's update: %d %s", r.status, r.body)
+		}
+		entry("put", id)
+		if r := e.do("DELETE", "/rest/notes/"+id, key(fullKey), ""); r.status != 200 {
+			t.Fatalf("the other client's delete: %d %s", r.status, r.body)
+		}
+		entry("delete", id)
+		if r := e.do("POST", "/realtime", key(fullKey), `{"event":"chat","data":{"text":"hello console"}}`); r.status != 200 {
+			t.Fatalf("publish: %d %s", r.status, r.body)
+		}
+		entry("publish", "hello console")
+		// Newest first: the publish is on top, the create at the bottom.
+		if order := tab.Eval(`[...document.querySelectorAll("#feed-list li")].map(li => li.dataset.event).join(",")`); order != "publish,delete,put,post" {
+			t.Errorf("feed order %q, want publish,delete,put,post", order)
+		}
+		// The entry of a created document links to its editor.
+		if href := tab.Eval(`document.querySelector('#feed-list li[data-event="put"] a').getAttribute("href")`); href != "#/c/notes/edit/"+id {
+			t.Errorf("the put entry links to %q", href)
+		}
+		checkAccessible(t, tab, "feed")
+		shot("8-feed")
+
+		// Paused, changes are held and counted; resumed, they show.
+		click("#feed-pause")
+		e.do("POST", "/rest/notes", key(fullKey), `{"title":"while paused"}`)
+		tab.WaitJS(`document.getElementById("feed-pause").textContent === "Resume (1 new)"`, 10*time.Second)
+		if strings.Contains(tab.Eval(`document.getElementById("feed-list").textContent`), "while paused") {
+			t.Error("a paused feed showed a change")
+		}
+		click("#feed-pause")
+		entry("post", "while paused")
+
+		// Leaving the view closes the stream (the server's subscriber count drops to zero).
+		click("#nav-collections")
+		view("collections")
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(e.do("GET", "/metrics", nil, "").body, "restkube_realtime_subscribers 0") {
+			if time.Now().After(deadline) {
+				t.Fatal("the feed's stream is still open after leaving the view")
+			}
+			time.Sleep(50 * time.Millisecond) // polling interval
+		}
+	})
+
+	t.Run("backups: a clear message without an object store, then one taken to an S3-compatible server", func(t *testing.T) {
+		click("#nav-backups")
+		view("backups")
+		tab.WaitJS(`document.getElementById("backup-store").textContent.includes("No object store is configured")`, 10*time.Second)
+		if tab.Eval(`String(document.getElementById("backup-start").disabled)`) != "true" {
+			t.Error("Start a backup is enabled without an object store")
+		}
+		checkAccessible(t, tab, "backups (none configured)")
+
+		s3 := s3test.Start(t, "backups")
+		s3.WriteCredentials(t, e.creds)
+		e.update(func(c *settings.Config) {
+			c.Settings.Backup = settings.Backup{Database: "console", ObjectStore: &settings.ObjectStore{Bucket: "backups", Prefix: "console/", Endpoint: s3.Endpoint, PathStyle: true}}
+		})
+		click("#backup-refresh")
+		tab.WaitJS(`document.getElementById("backup-store").textContent.includes("bucket backups")`, 10*time.Second)
+		click("#backup-start")
+		waitMessage("completed")
+		row := tab.Eval(`(() => { const tr = document.querySelector("#view tbody tr"); return tr.dataset.phase + " " + tr.textContent; })()`)
+		keys := s3.Keys(t, "backups", "console/")
+		if len(keys) != 1 || !strings.HasPrefix(row, "Completed ") || !strings.Contains(row, keys[0]) {
+			t.Fatalf("backup row %q, objects in the store %v", row, keys)
+		}
+		if m := message(); !regexp.MustCompile(`completed: \d+ documents, \d+ media files`).MatchString(m) {
+			t.Errorf("message %q lacks the counts", m)
+		}
+		checkAccessible(t, tab, "backups")
+		shot("9-backups")
 	})
 
 	t.Run("sign out forgets the key", func(t *testing.T) {

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/restkube/restkube/dbserver/auth"
 	"github.com/restkube/restkube/dbserver/settings"
 )
 
@@ -80,5 +83,64 @@ func TestConsoleErrorsAndSwitch(t *testing.T) {
 	e.src.Set(cfg)
 	if r := e.do("GET", "/console/", nil, ""); r.status != 200 {
 		t.Errorf("console on again: %d", r.status)
+	}
+}
+
+// loginAuth is fakeAuth with a login endpoint, as *auth.Service has.
+type loginAuth struct {
+	fakeAuth
+	err error
+}
+
+func (a loginAuth) Login(context.Context) (string, string, error) {
+	if a.err != nil {
+		return "", "", a.err
+	}
+	return "https://id.example/authorize", "console-client", nil
+}
+
+func TestConsoleSignInOffersExternalUsersOnlyWithConsoleRoles(t *testing.T) {
+	withRoles := func(cfg *settings.Config, roles ...string) *settings.Config {
+		cfg.Settings.Auth = settings.Auth{Enabled: true, Auth0: &settings.Auth0{ClientID: "console-client", Domain: "id.example"}}
+		cfg.Settings.Console = &settings.Console{Roles: roles}
+		return cfg
+	}
+	cases := map[string]struct {
+		auth     AuthService
+		cfg      *settings.Config
+		contains []string
+	}{
+		"only the key without console roles": {auth: loginAuth{}, cfg: withRoles(testConfig()), contains: []string{`{"external":null}`}},
+		"only the key while auth is off": {auth: loginAuth{}, cfg: func() *settings.Config {
+			c := withRoles(testConfig(), "admin")
+			c.Settings.Auth.Enabled = false
+			return c
+		}(), contains: []string{`{"external":null}`}},
+		"the provider's login for console roles": {auth: loginAuth{}, cfg: withRoles(testConfig(), "admin"),
+			contains: []string{`"authorizeURL":"https://id.example/authorize"`, `"clientID":"console-client"`, `"roles":["admin"]`}},
+		"a provider that cannot be reached is said": {auth: loginAuth{err: fmt.Errorf("%w: dial tcp: refused", auth.ErrUnavailable)}, cfg: withRoles(testConfig(), "admin"),
+			contains: []string{`"error":"the identity provider cannot be reached now`, `"roles":["admin"]`}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.Auth = c.auth })
+			e.src.Set(c.cfg)
+			r := e.do("GET", "/console/signin.json", nil, "")
+			if r.status != 200 || r.header.Get("Cache-Control") != "no-store" || !strings.Contains(r.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Fatalf("GET signin.json: %d %v %s", r.status, r.header, r.body)
+			}
+			for _, want := range c.contains {
+				if !strings.Contains(r.body, want) {
+					t.Errorf("body %s lacks %s", r.body, want)
+				}
+			}
+			if strings.Contains(r.body, fullKey) || strings.Contains(r.body, "signing-key") {
+				t.Errorf("the answer holds a secret: %s", r.body)
+			}
+		})
+	}
+	e := newEnv(t, func(o *Options) { o.Auth = loginAuth{} })
+	if r := e.do("POST", "/console/signin.json", nil, "{}"); r.status != 405 {
+		t.Errorf("POST signin.json: %d, want 405", r.status)
 	}
 }

@@ -28,8 +28,8 @@
 //	jsapi.go       bindJSAPI   /rest/_jsapi.js      (no credentials; embedded assets/jsapi.js)
 //	authroutes.go  bindAuth    /auth/...            (Options.Auth; external users)
 //	media.go       bindMedia   /media/...           (Options.Media; the media archive)
-//	console.go     bindConsole /console/            (no credentials; embedded assets/console;
-//	                                                 off when settings console.enabled is false)
+//	console.go     bindConsole /console/            (no credentials; embedded assets/console and
+//	                                                 signin.json; off when console.enabled is false)
 //	realtime.go    bindRealtime GET, POST /realtime (Options.Realtime; Server-Sent Events)
 //	backup.go      bindBackup  /admin/backups/...   (Options.Backup; full-access key only)
 //

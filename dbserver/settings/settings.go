@@ -166,6 +166,13 @@ func (s *Settings) Validate() error {
 		}
 	}
 	validateBackup(&s.Backup, bad)
+	if s.Console != nil {
+		for i, r := range s.Console.Roles {
+			if strings.TrimSpace(r) == "" {
+				bad(fmt.Sprintf("console.roles[%d]", i), "must not be empty")
+			}
+		}
+	}
 	if s.Limits.MaxBodyBytes < 0 {
 		bad("limits.maxBodyBytes", "must not be negative")
 	}

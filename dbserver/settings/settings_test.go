@@ -24,6 +24,8 @@ func TestParse(t *testing.T) {
 			"console": {"enabled": false}}`},
 		"console.enabled must be a boolean":    {json: `{"console": {"enabled": "no"}}`, wantErr: []string{"console.enabled"}},
 		"an unknown console field is named":    {json: `{"console": {"path": "/admin"}}`, wantErr: []string{`"path"`}},
+		"console roles parse":                  {json: `{"console": {"enabled": true, "roles": ["admin", "support"]}}`},
+		"an empty console role is named":       {json: `{"console": {"roles": ["admin", " "]}}`, wantErr: []string{"console.roles[1]"}},
 		"an unknown field is named":            {json: `{"auth": {"enabeld": true}}`, wantErr: []string{`"enabeld"`}},
 		"a wrong type is an error":             {json: `{"auth": {"enabled": "yes"}}`, wantErr: []string{"auth.enabled"}},
 		"trailing data is an error":            {json: `{} {}`, wantErr: []string{"trailing"}},

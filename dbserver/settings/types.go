@@ -22,6 +22,11 @@ type Console struct {
 	// Enabled serves the console; nil means on. The operator always writes it, false unless
 	// the Database's spec.console.enabled is true.
 	Enabled *bool `json:"enabled,omitempty"`
+	// Roles are the roles whose external users may sign in to the console (with the same
+	// OIDC login as apps, when auth is enabled). Empty: only the full-access key signs in.
+	// The console uses the public API with the user's token, so what the user sees and
+	// changes there is exactly what the user's roles allow anywhere else.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // ConsoleEnabled reports whether /console/ is served: on unless console.enabled is false, so

@@ -295,10 +295,16 @@ func (p *Provider) SignWithKID(k *Key, kid string, claims jwt.MapClaims) string 
 // IssueCode registers an authorization code that /oauth/token exchanges, once, for idToken.
 // A non-empty redirectURI must be repeated in the exchange.
 func (p *Provider) IssueCode(idToken, redirectURI string) string {
+	return p.IssueCodePKCE(idToken, redirectURI, "")
+}
+
+// IssueCodePKCE is IssueCode for a login that sent the PKCE code_challenge (S256): the
+// exchange must then send the matching code_verifier.
+func (p *Provider) IssueCodePKCE(idToken, redirectURI, challenge string) string {
 	c := randomHex(16)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.codes[c] = code{idToken: idToken, redirectURI: redirectURI}
+	p.codes[c] = code{idToken: idToken, redirectURI: redirectURI, challenge: challenge}
 	return c
 }
 

@@ -1,9 +1,14 @@
-// RestKube console: a small single-page app over the public /rest API. It holds the
-// full-access key in this tab's session storage only and sends it as the x-apikey header;
-// nothing is ever put in a URL. No framework, no build step.
+// RestKube console: a small single-page app over the public API. It holds the full-access
+// key (sent as the x-apikey header), or an external user's RestKube token (sent as a Bearer
+// token), in this tab's session storage only; neither is ever put in a URL. No framework,
+// no build step.
 "use strict";
 (function () {
   const KEY = "restkube.console.apikey";
+  const TOKEN = "restkube.console.token"; // an external user's RestKube token (instead of KEY)
+  const USER = "restkube.console.user";   // that user: email, roles, token lifetime
+  const OIDC = "restkube.console.oidc";   // the state of a login started in this tab
+  const LOGIN_MAX_AGE = 10 * 60 * 1000;   // a login answer older than this is refused
   const SYSTEM = ["_id", "_created", "_changed", "_createdby", "_changedby", "_version", "_parent_id", "_parent_def", "_parent_field"];
   const BULK_CHUNK = 50;
   const state = { lists: {}, media: [] }; // per collection: q, sort, dir, max, skip, mode, selected
@@ -39,9 +44,17 @@
     }
   }
 
+  // credentials returns the header that carries this tab's credentials: the full-access key as
+  // x-apikey, or an external user's RestKube token as a Bearer token.
+  function credentials() {
+    const tok = sessionStorage.getItem(TOKEN);
+    if (tok) return { authorization: "Bearer " + tok };
+    return { "x-apikey": sessionStorage.getItem(KEY) || "" };
+  }
+
   async function api(method, path, opts) {
     opts = opts || {};
-    const headers = { "x-apikey": sessionStorage.getItem(KEY) || "" };
+    const headers = opts.anonymous ? {} : credentials();
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     Object.assign(headers, opts.headers || {});
     let resp;
@@ -85,9 +98,16 @@
   }
 
   // ---- sign-in ------------------------------------------------------------------------
-  function signedIn() { return !!sessionStorage.getItem(KEY); }
+  function signedIn() { return !!sessionStorage.getItem(KEY) || !!sessionStorage.getItem(TOKEN); }
+  function currentUser() {
+    try { return JSON.parse(sessionStorage.getItem(USER) || "null"); } catch (e) { return null; }
+  }
   function signOut() {
+    stopFeed();
+    clearTimeout(refreshTimer);
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(USER);
     state.lists = {};
     state.media = [];
     showSignin();
@@ -103,6 +123,8 @@
     ev.preventDefault();
     const key = $("apikey").value.trim();
     if (!key) return;
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(USER);
     sessionStorage.setItem(KEY, key);
     try {
       await api("GET", "/rest/_meta");
@@ -118,16 +140,159 @@
     route();
   }
 
+
+  // ---- sign-in of external users -----------------------------------------------------
+  // The authorization code flow with PKCE: the browser goes to the identity provider (the
+  // same Auth0/OIDC login as the apps) and comes back to /console/ with a code, which the
+  // dbserver exchanges at POST /auth/token with its client secret and this tab's
+  // code_verifier; the code is removed from the address bar at once, and state ties the
+  // answer to the login this tab started. The console then works with the user's RestKube token, so it shows and
+  // changes only what the user's roles allow. console.roles decides who is offered it; the
+  // API decides, on every call, what they may do.
+  let signin = { external: null }; // GET /console/signin.json
+  let refreshTimer = null;
+
+  async function loadSignIn() {
+    try {
+      const r = await fetch("signin.json", { cache: "no-store", credentials: "omit" });
+      if (r.ok) signin = await r.json();
+    } catch (e) { signin = { external: null }; }
+    const ext = signin && signin.external;
+    $("external-signin").hidden = !ext;
+    if (!ext) return;
+    const btn = $("signin-external");
+    if (ext.error || !ext.authorizeURL) {
+      btn.disabled = true;
+      $("external-note").textContent = "Signing in as a user is not possible now: " + (ext.error || "no identity provider") + ".";
+    } else {
+      btn.disabled = false;
+      $("external-note").textContent = "For users with the role " + ext.roles.join(" or ") + ", at " + new URL(ext.authorizeURL).host + ". You see and change only what your roles allow.";
+    }
+  }
+
+  function randomState() {
+    const b = new Uint8Array(32);
+    crypto.getRandomValues(b);
+    return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  const redirectURI = () => location.origin + "/console/";
+
+  async function startExternal() {
+    const ext = signin.external;
+    const st = randomState();
+    // PKCE (RFC 7636): only this tab knows the verifier, so a code taken from elsewhere and
+    // slipped into this page cannot be redeemed; the dbserver passes it to the provider.
+    const verifier = randomState();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+    const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    sessionStorage.setItem(OIDC, JSON.stringify({ state: st, verifier, at: Date.now(), hash: location.hash }));
+    const u = new URL(ext.authorizeURL);
+    for (const [k, v] of Object.entries({
+      response_type: "code", response_mode: "query", client_id: ext.clientID, redirect_uri: redirectURI(),
+      scope: "openid profile email", state: st, code_challenge: challenge, code_challenge_method: "S256",
+    })) u.searchParams.set(k, v);
+    location.assign(u.toString());
+  }
+
+  // finishExternal completes a login when the provider sent the browser back here.
+  async function finishExternal() {
+    const q = new URLSearchParams(location.search);
+    if (!q.has("code") && !q.has("error")) return;
+    history.replaceState(null, "", location.pathname + location.hash); // the code leaves the address bar and history
+    let pending = null;
+    try { pending = JSON.parse(sessionStorage.getItem(OIDC) || "null"); } catch (e) { pending = null; }
+    sessionStorage.removeItem(OIDC);
+    if (!pending || q.get("state") !== pending.state || Date.now() - pending.at > LOGIN_MAX_AGE) {
+      say("error", "Sign-in refused: this answer from the identity provider does not belong to a sign-in started in this tab (or it is too old). Start again.");
+      return;
+    }
+    if (q.has("error")) {
+      say("error", "The identity provider did not sign you in: " + (q.get("error_description") || q.get("error")) + ".");
+      return;
+    }
+    let tok;
+    try {
+      tok = await api("POST", "/auth/token", { body: { code: q.get("code"), redirect_uri: redirectURI(), code_verifier: pending.verifier }, anonymous: true });
+    } catch (err) {
+      say("error", "Sign-in failed: " + (err instanceof ApiError ? err.describe() : String(err)));
+      return;
+    }
+    await acceptToken(tok);
+    if (signedIn() && pending.hash) location.hash = pending.hash;
+  }
+
+  // acceptToken checks the user's roles against console.roles and keeps the token.
+  async function acceptToken(tok) {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.setItem(TOKEN, tok.token);
+    let info;
+    try {
+      info = await api("GET", "/auth/userinfo");
+    } catch (err) {
+      sessionStorage.removeItem(TOKEN);
+      say("error", "Sign-in failed: " + (err instanceof ApiError ? err.describe() : String(err)));
+      return;
+    }
+    const roles = Array.isArray(info.roles) ? info.roles : [];
+    const allowed = (signin.external && signin.external.roles) || [];
+    if (!roles.some((r) => allowed.includes(r))) {
+      await revoke();
+      sessionStorage.removeItem(TOKEN);
+      say("error", "Signed in as " + (info.email || info._id) + ", but the console is for the role " + allowed.join(" or ") +
+        " and your roles are " + (roles.length ? roles.join(", ") : "none") + ". Ask an administrator, or use the apps you have access to.");
+      return;
+    }
+    sessionStorage.setItem(USER, JSON.stringify({ email: info.email || info._id, name: info.displayname || "", roles, life: (tok.exp - tok.iat) * 1000, received: Date.now() }));
+    clearMessage();
+    scheduleRefresh();
+  }
+
+  // revoke logs the token out at the dbserver (best effort: it expires anyway).
+  async function revoke() {
+    const tok = sessionStorage.getItem(TOKEN);
+    if (!tok) return;
+    try { await fetch("/auth/logout", { method: "POST", headers: { authorization: "Bearer " + tok }, cache: "no-store", credentials: "omit" }); } catch (e) { /* gone anyway */ }
+  }
+
+  // scheduleRefresh trades the token for a fresh one when four fifths of its life are over
+  // (measured on this browser's clock from when it arrived, so clock skew does not matter).
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    const u = currentUser();
+    if (!u || !sessionStorage.getItem(TOKEN)) return;
+    const due = Math.max(5000, u.received + u.life * 0.8 - Date.now());
+    refreshTimer = setTimeout(async () => {
+      try {
+        const tok = await api("POST", "/auth/token", { body: { refresh: sessionStorage.getItem(TOKEN) }, anonymous: true });
+        sessionStorage.setItem(TOKEN, tok.token);
+        sessionStorage.setItem(USER, JSON.stringify(Object.assign(currentUser() || {}, { life: (tok.exp - tok.iat) * 1000, received: Date.now() })));
+        scheduleRefresh();
+      } catch (err) {
+        signOut();
+        say("error", "Your session ended (" + (err instanceof ApiError ? err.describe() : String(err)) + "). Sign in again.");
+      }
+    }, due);
+  }
+
   // ---- routing ------------------------------------------------------------------------
   function route() {
     if (!signedIn()) { showSignin(); return; }
     $("signin").hidden = true;
     $("nav").hidden = false;
+    const u = currentUser();
+    $("who").textContent = u ? u.email + " (" + u.roles.join(", ") + ")" : "full-access key";
+    // Backups are for the full-access key only: a user is not offered them.
+    $("nav-backups").hidden = !!u;
     $("view").hidden = false;
     const parts = (location.hash.replace(/^#\/?/, "") || "").split("/").map(decodeURIComponent);
     $("nav-collections").removeAttribute("aria-current");
     $("nav-users").removeAttribute("aria-current");
     $("nav-media").removeAttribute("aria-current");
+    $("nav-feed").removeAttribute("aria-current");
+    $("nav-backups").removeAttribute("aria-current");
+    if (parts[0] !== "feed") stopFeed();
+    if (parts[0] === "feed") { $("nav-feed").setAttribute("aria-current", "page"); return showFeed(); }
+    if (parts[0] === "backups") { $("nav-backups").setAttribute("aria-current", "page"); return showBackups(); }
     if (parts[0] === "media") { $("nav-media").setAttribute("aria-current", "page"); return showMedia(); }
     if (parts[0] === "users") { $("nav-users").setAttribute("aria-current", "page"); return showUsers(); }
     $("nav-collections").setAttribute("aria-current", "page");
@@ -364,7 +529,15 @@
     let res;
     try {
       res = await api("GET", "/rest/users?" + new URLSearchParams({ totals: "true", metafields: "true", max: String(st.max), skip: String(st.skip), sort: "email" }));
-    } catch (err) { fail(err); return; }
+    } catch (err) {
+      fail(err);
+      // Say it in the view too, rather than leave the previous view under the Users tab.
+      setView(el("div", { "data-name": "users" }, el("h1", {}, "Users"),
+        el("div", { class: "empty", id: "users-unavailable" }, err instanceof ApiError && err.status === 403
+          ? "Your sign-in may not read the users collection (" + err.message + ")."
+          : "The users could not be loaded.")));
+      return;
+    }
     const rows = res.data.map((u) => {
       const toggle = el("button", { type: "button", "aria-label": (u.active ? "Deactivate " : "Activate ") + (u.email || u._id) }, u.active ? "Deactivate" : "Activate");
       toggle.addEventListener("click", async () => {
@@ -418,7 +591,7 @@
       for (const f of files) form.append("file", f, f.name);
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/media");
-      xhr.setRequestHeader("x-apikey", sessionStorage.getItem(KEY) || "");
+      for (const [k, v] of Object.entries(credentials())) xhr.setRequestHeader(k, v);
       xhr.upload.addEventListener("progress", (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total); });
       xhr.addEventListener("load", () => {
         if (xhr.status === 201) { try { resolve(JSON.parse(xhr.responseText)); } catch (e) { reject(e); } return; }
@@ -500,16 +673,281 @@
         el("tbody", {}, rows)) : el("div", { class: "empty" }, "No files shown yet: upload some, or look one up by its id.")));
   }
 
+  // ---- live feed ----------------------------------------------------------------------
+  // The feed reads GET /realtime's Server-Sent Events with fetch rather than EventSource:
+  // EventSource cannot send headers, so it would need the key or token in the URL, and the
+  // console keeps credentials out of URLs. Reconnects send Last-Event-ID like EventSource.
+  const FEED_MAX = 200;           // entries kept on screen
+  const FEED_LINE_MAX = 1 << 20;  // a stream line longer than this ends the stream (bounded memory)
+  let feed = null;                // the running feed: { active, ctrl, lastId, retry, entries, paused, held }
+
+  function stopFeed() {
+    if (!feed) return;
+    feed.active = false;
+    if (feed.ctrl) feed.ctrl.abort();
+    feed = null;
+  }
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  function feedStatus(f, kind, text) {
+    f.status = { kind, text };
+    const s = $("feed-status");
+    if (s && feed === f) { s.className = "feed-status " + kind; s.textContent = text; }
+    const retry = $("feed-retry");
+    if (retry && feed === f) retry.hidden = !(kind === "off" || kind === "error");
+  }
+
+  // runFeed keeps one stream open while f is active, reconnecting after errors.
+  async function runFeed(f) {
+    while (f.active) {
+      f.ctrl = new AbortController();
+      const headers = Object.assign({ accept: "text/event-stream" }, credentials());
+      if (f.lastId) headers["last-event-id"] = f.lastId;
+      let resp;
+      try {
+        resp = await fetch("/realtime", { headers, cache: "no-store", credentials: "omit", signal: f.ctrl.signal });
+      } catch (e) {
+        if (!f.active) return;
+        feedStatus(f, "wait", "The connection failed; trying again in " + f.retry / 1000 + " s.");
+        await sleep(f.retry);
+        continue;
+      }
+      if (!resp.ok) {
+        const text = await resp.text().catch(() => "");
+        let d = null;
+        try { d = JSON.parse(text); } catch (e) { d = null; }
+        const err = new ApiError(resp.status, d && d.name, (d && d.message) || resp.statusText);
+        if (resp.status === 404) {
+          feedStatus(f, "off", "Realtime is not enabled for this database: turn on realtime.enabled in settings.json (spec.realtime.enabled on Kubernetes). Server: " + err.message);
+          return;
+        }
+        if (resp.status === 401) { signOut(); say("error", "Signed out: " + err.message); return; }
+        if (resp.status === 503) {
+          feedStatus(f, "wait", err.describe() + " Trying again in 5 s.");
+          await sleep(5000);
+          continue;
+        }
+        feedStatus(f, "error", err.describe());
+        return;
+      }
+      feedStatus(f, "live", "Live: waiting for changes.");
+      try {
+        await readEvents(f, resp.body.getReader());
+      } catch (e) {
+        if (!f.active) return;
+      }
+      if (!f.active) return;
+      feedStatus(f, "wait", "The stream ended; reconnecting in " + f.retry / 1000 + " s.");
+      await sleep(f.retry);
+    }
+  }
+
+  // readEvents parses the event stream (the WHATWG EventSource rules: fields event, data, id,
+  // retry; a blank line dispatches; lines starting with ':' are comments).
+  async function readEvents(f, reader) {
+    const dec = new TextDecoder();
+    let buf = "";
+    let ev = { type: "", data: [], id: null };
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || !f.active) return;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        let line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.endsWith("\r")) line = line.slice(0, -1);
+        if (line === "") {
+          if (ev.id !== null) f.lastId = ev.id;
+          if (ev.data.length) onFeedEvent(f, ev.type || "message", ev.data.join("\n"));
+          ev = { type: "", data: [], id: null };
+          continue;
+        }
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let val = colon < 0 ? "" : line.slice(colon + 1);
+        if (val.startsWith(" ")) val = val.slice(1);
+        if (field === "event") ev.type = val;
+        else if (field === "data") ev.data.push(val);
+        else if (field === "id") ev.id = val;
+        else if (field === "retry" && /^\d+$/.test(val)) f.retry = Math.min(Math.max(Number(val), 1000), 60000);
+      }
+      if (buf.length > FEED_LINE_MAX) throw new Error("event stream line too long");
+    }
+  }
+
+  function summary(v) {
+    const s = typeof v === "string" ? v : JSON.stringify(v);
+    return s.length > 160 ? s.slice(0, 157) + "…" : s;
+  }
+
+  function onFeedEvent(f, type, raw) {
+    let d;
+    try { d = JSON.parse(raw); } catch (e) { d = raw; }
+    if (type === "ping") {
+      f.lastPing = typeof d === "string" ? d : raw;
+      if (f.status && f.status.kind === "live") feedStatus(f, "live", "Live: the server's last ping was at " + new Date(f.lastPing).toLocaleTimeString() + ".");
+      return;
+    }
+    const entry = { at: new Date(), type, collection: "", ids: [], detail: "" };
+    if (type === "post" && d && d.data) {
+      entry.collection = d.collection; entry.ids = [d.data._id];
+      const own = {};
+      for (const [k, v] of Object.entries(d.data)) if (!SYSTEM.includes(k)) own[k] = v;
+      entry.detail = summary(own);
+    } else if (type === "put" && d) {
+      entry.collection = d.collection; entry.ids = [String(d.data)];
+    } else if (type === "delete" && d) {
+      entry.collection = d.collection; entry.ids = Array.isArray(d.data) ? d.data.map(String) : [];
+      entry.detail = entry.ids.length + (entry.ids.length === 1 ? " document" : " documents");
+    } else if (type === "publish" && d) {
+      entry.collection = d.event; entry.detail = summary(d.data);
+    } else if (type === "reset") {
+      entry.detail = "Some events were missed (" + ((d && d.reason) || "the server no longer has them") + "): reload the data you look at.";
+    } else {
+      entry.detail = summary(d);
+    }
+    f.entries.unshift(entry);
+    if (f.entries.length > FEED_MAX) f.entries.length = FEED_MAX;
+    if (f.paused) { f.held++; updateHeld(f); return; }
+    const list = $("feed-list");
+    if (list && feed === f) {
+      const empty = $("feed-empty");
+      if (empty) empty.hidden = true;
+      list.prepend(feedItem(entry));
+      while (list.children.length > FEED_MAX) list.lastChild.remove();
+    }
+  }
+
+  function updateHeld(f) {
+    const p = $("feed-pause");
+    if (p) p.textContent = f.paused ? "Resume" + (f.held ? " (" + f.held + " new)" : "") : "Pause";
+  }
+
+  function feedItem(e) {
+    const target = e.type === "publish" ? el("span", { class: "mono" }, e.collection)
+      : e.collection && e.ids.length === 1 && e.type !== "delete"
+        ? el("a", { href: "#/c/" + enc(e.collection) + "/edit/" + enc(e.ids[0]) }, e.collection + " / " + e.ids[0])
+        : el("span", { class: "mono" }, e.collection + (e.type === "delete" ? " / " + e.ids.join(", ") : ""));
+    return el("li", { class: "feed-item", "data-event": e.type, "data-collection": e.collection || null },
+      el("time", { datetime: e.at.toISOString() }, e.at.toLocaleTimeString()),
+      el("span", { class: "pill ev-" + e.type }, e.type),
+      target,
+      e.detail ? el("code", { class: "detail" }, e.detail) : null);
+  }
+
+  function showFeed() {
+    if (!feed) {
+      feed = { active: true, ctrl: null, lastId: "", retry: 3000, entries: [], paused: false, held: 0, status: { kind: "wait", text: "Connecting…" } };
+      runFeed(feed);
+    }
+    const f = feed;
+    const pause = el("button", { type: "button", id: "feed-pause", "aria-pressed": f.paused ? "true" : "false", onclick: () => {
+      f.paused = !f.paused;
+      pause.setAttribute("aria-pressed", f.paused ? "true" : "false");
+      if (!f.paused) { f.held = 0; showFeed(); return; }
+      updateHeld(f);
+    } }, "Pause");
+    const retry = el("button", { type: "button", id: "feed-retry", hidden: true, onclick: () => { stopFeed(); showFeed(); } }, "Try again");
+    const items = f.entries.map(feedItem);
+    setView(el("div", { "data-name": "feed" },
+      el("div", { class: "title-row" }, el("h1", {}, "Live feed")),
+      el("p", { class: "muted" }, "Every create (post), update (put), delete and published message this sign-in may hear, as it happens, newest first (the last " + FEED_MAX + "). The feed is open while this page is."),
+      el("div", { class: "toolbar" },
+        el("div", { id: "feed-status", role: "status", class: "feed-status " + f.status.kind }, f.status.text),
+        el("span", { class: "spacer" }), retry, pause,
+        el("button", { type: "button", id: "feed-clear", onclick: () => { f.entries = []; f.held = 0; showFeed(); } }, "Clear")),
+      el("div", { class: "empty", id: "feed-empty", hidden: items.length > 0 }, "No changes yet. They appear here as other clients write."),
+      el("ol", { id: "feed-list", class: "feed", "aria-label": "Changes, newest first" }, items)));
+    feedStatus(f, f.status.kind, f.status.text);
+    updateHeld(f);
+  }
+
+  // ---- backups ------------------------------------------------------------------------
+  const BACKUP_POLL = 1000;
+  let backupPoll = null;  // the timer of the next look while a backup runs
+  let backupWatch = null; // the id of the backup started here, until its outcome is said
+
+  function when(t) { return t ? new Date(t).toLocaleString() : ""; }
+  function took(r) {
+    if (!r.ended) return "";
+    const s = (new Date(r.ended) - new Date(r.started)) / 1000;
+    return s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min";
+  }
+
+  async function showBackups() {
+    if (backupPoll) { clearTimeout(backupPoll); backupPoll = null; }
+    let res;
+    try {
+      res = await api("GET", "/admin/backups");
+    } catch (err) {
+      let why;
+      if (err instanceof ApiError && err.status === 404) why = "This dbserver has no backup service.";
+      else if (err instanceof ApiError && err.status === 403) why = "Only the full-access API key may see and start backups. " + err.message;
+      else why = err instanceof ApiError ? err.describe() : String(err);
+      setView(el("div", { "data-name": "backups" }, el("h1", {}, "Backups"), el("div", { class: "empty", id: "backup-unavailable" }, why)));
+      return;
+    }
+    const runs = res.runs || [];
+    const running = runs.find((r) => r.phase === "Running");
+    const watched = backupWatch && runs.find((r) => r.id === backupWatch);
+    if (watched && watched.phase !== "Running") {
+      backupWatch = null;
+      if (watched.phase === "Completed") say("info", "Backup " + watched.id + " completed: " + (watched.documents || 0) + " documents, " + (watched.files || 0) + " media files, " + size(watched.size || 0) + ".");
+      else say("error", "Backup " + watched.id + " failed: " + (watched.error || "no reason given"));
+    }
+    const start = el("button", { type: "button", class: "primary", id: "backup-start", disabled: !res.configured || !!running }, "Start a backup");
+    start.addEventListener("click", async () => {
+      start.disabled = true;
+      try {
+        const run = await api("POST", "/admin/backups");
+        backupWatch = run.id;
+        say("info", "Backup " + run.id + " started.");
+      } catch (err) { fail(err); }
+      showBackups();
+    });
+    const store = res.configured
+      ? el("p", { class: "muted", id: "backup-store" }, "Backups go to the object store in settings.json (backup.objectStore): bucket ", el("code", {}, res.bucket || ""), res.prefix ? [", prefix ", el("code", {}, res.prefix)] : "", ". Scheduled backups and retention are set on the Database (spec.backup); this page lists the last 20 runs since the dbserver started.")
+      : el("div", { class: "notice", id: "backup-store", role: "note" }, "No object store is configured for backups, so none can be taken here. Give the database one: spec.backup.objectStore on Kubernetes, or backup.objectStore in settings.json with the credential files beside it (see the README's backup section). A stopped standalone database can be backed up with `dbserver backup`.");
+    const rows = runs.map((r) => el("tr", { "data-id": r.id, "data-phase": r.phase },
+      el("td", { class: "mono" }, r.id),
+      el("td", {}, el("span", { class: "pill " + (r.phase === "Completed" ? "on" : r.phase === "Failed" ? "off" : "") }, r.phase)),
+      el("td", {}, when(r.started)),
+      el("td", { class: "num" }, took(r)),
+      el("td", { class: "num" }, r.size ? size(r.size) : ""),
+      el("td", { class: "num" }, r.phase === "Completed" ? String(r.documents || 0) : ""),
+      el("td", { class: "num" }, r.phase === "Completed" ? String(r.files || 0) : ""),
+      el("td", { class: "mono value", title: r.error || r.key || "" }, r.error ? el("span", { class: "error-text" }, r.error) : (r.key || ""))));
+    setView(el("div", { "data-name": "backups" },
+      el("h1", {}, "Backups"),
+      store,
+      el("div", { class: "toolbar" }, start,
+        el("button", { type: "button", id: "backup-refresh", onclick: () => { clearMessage(); showBackups(); } }, "Refresh"),
+        running ? el("div", { class: "progress", id: "backup-progress" }, el("label", { for: "backup-running" }, "Backup " + running.id + " running"), el("progress", { id: "backup-running" })) : null),
+      rows.length ? el("table", { "aria-label": "Backups, newest first" },
+        el("thead", {}, el("tr", {}, ["Backup", "State", "Started", "Took", "Size", "Documents", "Files", "Object key or error"].map((h) => el("th", { scope: "col", class: ["Took", "Size", "Documents", "Files"].includes(h) ? "num" : null }, h)))),
+        el("tbody", {}, rows)) : el("div", { class: "empty" }, "No backups taken since this dbserver started.")));
+    if (running) {
+      // Poll while a backup runs (whoever started it); the list says when it ended.
+      backupPoll = setTimeout(() => { backupPoll = null; if (location.hash === "#/backups") showBackups(); }, BACKUP_POLL);
+    }
+  }
+
   // ---- start --------------------------------------------------------------------------
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
     $("signin-form").addEventListener("submit", onSignin);
+    $("signin-external").addEventListener("click", startExternal);
     for (const a of document.querySelectorAll("nav a")) a.addEventListener("click", clearMessage);
-    $("signout").addEventListener("click", () => { signOut(); clearMessage(); location.hash = ""; });
+    $("signout").addEventListener("click", async () => { await revoke(); signOut(); clearMessage(); location.hash = ""; });
     window.addEventListener("hashchange", () => {
       // A message said just before this navigation (e.g. "Created …") is about it: keep it.
       if (Date.now() - saidAt > 1000) clearMessage();
       route();
     });
+    await loadSignIn();
+    await finishExternal();
+    scheduleRefresh();
     route();
     document.body.dataset.ready = "yes";
   });

@@ -1,0 +1,116 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConsole runs a Database whose console is off (the cluster default), turns it on with a
+// console role through the spec, and checks what the settings carry to the dbserver: the
+// console's page with its strict policy, its sign-in description naming the role (with the
+// identity provider's failure, as the issuer here cannot be reached), and the backups listing
+// saying no object store is configured. The browser side is TestConsoleInChromium's.
+func TestConsole(t *testing.T) {
+	e := loadEnv(t)
+	if e.image == "" {
+		t.Fatal("E2E_IMAGE must name the operator image imported into the node (make test-e2e sets it)")
+	}
+	repo, tag, ok := splitImage(e.image)
+	if !ok {
+		t.Fatalf("E2E_IMAGE %q has no tag", e.image)
+	}
+	const ns, name = "e2e-console", "admin"
+	step := func(name string, f func(t *testing.T)) {
+		t.Helper()
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+	_, _ = e.run(t.Context(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
+	e.kubectl(t, "delete", "namespace", ns, "--ignore-not-found", "--wait", "--timeout=3m")
+	t.Cleanup(func() {
+		_, _ = e.kubectlErr("delete", "namespace", ns, "--wait", "--timeout=3m")
+		_, _ = e.run(t.Context(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
+	})
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: idp}
+stringData: {clientSecret: e2e-client-secret}
+---
+apiVersion: db.restkube.dev/v1alpha1
+kind: Database
+metadata: {name: %s}
+spec:
+  storage: {size: 64Mi}
+  auth:
+    enabled: true
+    auth0: {issuer: "http://127.0.0.1:9/", clientID: console-e2e, secretRef: {name: idp, key: clientSecret}}
+  resources: {requests: {cpu: 10m, memory: 32Mi}}
+`, name)
+
+	var base, key string
+	step("a Database serves, its console off", func(t *testing.T) {
+		e.installOperator(t, release, releaseNS, repo, tag)
+		e.kubectl(t, "create", "namespace", ns)
+		e.apply(t, ns, manifest)
+		e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "database/"+name, "--timeout=3m")
+		base = "http://" + strings.TrimSpace(e.kubectl(t, "-n", ns, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}"))
+		enc := e.kubectl(t, "-n", ns, "get", "secret", name+"-credentials", "-o", "jsonpath={.data.api-key}")
+		b, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("no api-key: %v", err)
+		}
+		key = string(b)
+		eventually(t, 30*time.Second, "the Service answers", func() error {
+			_, err := call(http.MethodGet, base+"/readyz", nil, nil)
+			return err
+		})
+		r := mustCall(t, http.MethodGet, base+"/console/", nil, nil, http.StatusNotFound, nil)
+		if !strings.Contains(string(r.body), "console.enabled") {
+			t.Errorf("console off: %s", r)
+		}
+	})
+
+	step("spec.console turns it on, with a role for external users", func(t *testing.T) {
+		e.kubectl(t, "-n", ns, "patch", "database", name, "--type=merge", "-p", `{"spec":{"console":{"enabled":true,"roles":["admin"]}}}`)
+		eventually(t, 2*time.Minute, "the console is served", func() error {
+			r, err := call(http.MethodGet, base+"/console/", nil, nil)
+			if err == nil && r.status != http.StatusOK {
+				err = fmt.Errorf("GET /console/: %s", r)
+			}
+			return err
+		})
+		r := mustCall(t, http.MethodGet, base+"/console/", nil, nil, http.StatusOK, nil)
+		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("console CSP %q", csp)
+		}
+		var signin struct {
+			External *struct {
+				Roles []string `json:"roles"`
+				Error string   `json:"error"`
+			} `json:"external"`
+		}
+		mustCall(t, http.MethodGet, base+"/console/signin.json", nil, nil, http.StatusOK, &signin)
+		if signin.External == nil || !slices.Equal(signin.External.Roles, []string{"admin"}) || signin.External.Error == "" {
+			t.Errorf("signin.json = %+v; want the role admin and the unreachable provider said", signin.External)
+		}
+	})
+
+	step("the backups listing says no object store is configured", func(t *testing.T) {
+		var list struct {
+			Configured *bool `json:"configured"`
+			Runs       []any `json:"runs"`
+		}
+		mustCall(t, http.MethodGet, base+"/admin/backups", map[string]string{"x-apikey": key}, nil, http.StatusOK, &list)
+		if list.Configured == nil || *list.Configured || len(list.Runs) != 0 {
+			t.Errorf("GET /admin/backups = %+v, want configured false and no runs", list)
+		}
+	})
+}
