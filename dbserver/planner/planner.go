@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,6 +70,9 @@ type Options struct {
 	// Buffer, when not nil, receives a page written from stored JSON (from its start; it is
 	// grown as needed), so that a caller can recycle the memory of its answers.
 	Buffer []byte
+	// MaxGroups bounds the groups of an aggregate answer (0: query.DefaultMaxGroups); past it
+	// Execute fails with a *query.Error naming groupby.
+	MaxGroups int
 }
 
 // StreamChunk is the size of the chunks a streamed page is written in (Options.Stream).
@@ -111,6 +115,9 @@ func Execute(st *store.Store, coll string, req *query.Request, opts Options) (an
 	if err != nil {
 		return nil, e.plan, fmt.Errorf("planner: querying %s: %w", coll, err)
 	}
+	if e.agg != nil {
+		return e.agg.Result(), e.plan, nil
+	}
 	if !e.raw {
 		return req.Result(e.matched), e.plan, nil
 	}
@@ -121,7 +128,11 @@ func Execute(st *store.Store, coll string, req *query.Request, opts Options) (an
 // No query field can be named so: Execute checks.
 const rawKey = "\x00raw"
 
-// rawResult writes the page from the stored JSON of the matches.
+// rawResult writes the page from the stored JSON of the matches: each document copied
+// without its hidden system fields, or decoded and presented when $fields projects it, in one
+// array or in groupby's groups. Every document of the page is checked first (CheckDoc), so a
+// page holding one that does not decode fails before anything is written or streamed. A page
+// past StreamChunk goes to Options.Stream in chunks.
 func (e *exec) rawResult() (any, error) {
 	var page [][]byte
 	total := 0
@@ -141,82 +152,181 @@ func (e *exec) rawResult() (any, error) {
 			page[i] = e.raws[d[rawKey].(int)]
 		}
 	}
-	var drop []string
-	if !e.req.Metafields {
-		drop = jsondoc.SystemFields()
-	}
 	size := 2 + len(page)
 	for _, raw := range page {
+		if err := jsondoc.CheckDoc(raw); err != nil {
+			return nil, store.Corrupt(e.coll, raw, err)
+		}
 		size += len(raw)
 	}
-	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
-	if e.opts.Stream != nil && size > StreamChunk {
-		return e.stream(page, drop, totals, size)
-	}
-	buf := slices.Grow(e.opts.Buffer[:0], size)
-	buf = append(buf, '[')
-	for i, raw := range page {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
+	var groups *group
+	if len(e.req.GroupBy) > 0 {
 		var err error
-		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
-			return nil, store.Corrupt(e.coll, raw, err)
-		}
-	}
-	buf = append(buf, ']')
-	if e.req.Totals {
-		return RawPage{Data: buf, Totals: totals}, nil
-	}
-	return json.RawMessage(buf), nil
-}
-
-// stream writes the page to Options.Stream in chunks: the JSON that rawResult's answer
-// encodes to (RawPage with totals), without holding it whole.
-func (e *exec) stream(page [][]byte, drop []string, totals query.Totals, size int) (any, error) {
-	w := e.opts.Stream(e.plan, size)
-	buf := e.opts.Buffer[:0]
-	var sent int64
-	flush := func(force bool) error {
-		if len(buf) < StreamChunk && !force {
-			return nil
-		}
-		n, err := w.Write(buf)
-		sent += int64(n)
-		buf = buf[:0]
-		if err != nil {
-			return &StreamError{err}
-		}
-		return nil
-	}
-	if e.req.Totals {
-		buf = append(buf, `{"data":`...)
-	}
-	buf = append(buf, '[')
-	for i, raw := range page {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		var err error
-		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
-			return nil, store.Corrupt(e.coll, raw, err)
-		}
-		if err := flush(false); err != nil {
+		if groups, err = e.groupPage(page); err != nil {
 			return nil, err
 		}
 	}
-	buf = append(buf, ']')
-	if e.req.Totals {
+	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
+	withTotals := e.req.Totals && groups == nil
+	pw := &pageWriter{buf: e.opts.Buffer[:0]}
+	if e.opts.Stream != nil && size > StreamChunk {
+		pw.w = e.opts.Stream(e.plan, size)
+		if withTotals {
+			pw.buf = append(pw.buf, `{"data":`...)
+		}
+	} else {
+		pw.buf = slices.Grow(pw.buf, size)
+	}
+	var err error
+	if groups != nil {
+		err = e.writeGroup(pw, page, groups, 0)
+	} else {
+		err = e.writeDocs(pw, page, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pw.w == nil {
+		if withTotals {
+			return RawPage{Data: pw.buf, Totals: totals}, nil
+		}
+		return json.RawMessage(pw.buf), nil
+	}
+	if withTotals {
 		t, err := json.Marshal(totals)
 		if err != nil {
 			return nil, err
 		}
-		buf = append(append(append(buf, `,"totals":`...), t...), '}')
+		pw.buf = append(append(append(pw.buf, `,"totals":`...), t...), '}')
 	}
-	if err := flush(true); err != nil {
+	if err := pw.flush(true); err != nil {
 		return nil, err
 	}
-	return Streamed{Bytes: sent}, nil
+	return Streamed{Bytes: pw.sent}, nil
+}
+
+// pageWriter collects a page in buf; with w (a streamed page) it hands buf to w whenever it
+// passes StreamChunk, so it never holds more than about a chunk.
+type pageWriter struct {
+	buf  []byte
+	w    io.Writer
+	sent int64
+}
+
+func (p *pageWriter) flush(force bool) error {
+	if p.w == nil || len(p.buf) < StreamChunk && !force {
+		return nil
+	}
+	n, err := p.w.Write(p.buf)
+	p.sent += int64(n)
+	p.buf = p.buf[:0]
+	if err != nil {
+		return &StreamError{err}
+	}
+	return nil
+}
+
+// writeDocs writes the documents of page (those at the indexes idx, or all when idx is nil)
+// as a JSON array.
+func (e *exec) writeDocs(pw *pageWriter, page [][]byte, idx []int) error {
+	var drop []string
+	if !e.req.Metafields {
+		drop = jsondoc.SystemFields()
+	}
+	n := len(page)
+	if idx != nil {
+		n = len(idx)
+	}
+	pw.buf = append(pw.buf, '[')
+	for i := range n {
+		raw := page[i]
+		if idx != nil {
+			raw = page[idx[i]]
+		}
+		if i > 0 {
+			pw.buf = append(pw.buf, ',')
+		}
+		var err error
+		if e.req.Projected() {
+			var d store.Doc
+			if d, err = jsondoc.DecodeDoc(raw); err == nil {
+				pw.buf, err = jsondoc.AppendJSON(pw.buf, e.req.Present(d), false)
+			}
+		} else {
+			pw.buf, err = jsondoc.AppendObjectWithout(pw.buf, raw, drop)
+		}
+		if err != nil {
+			return store.Corrupt(e.coll, raw, err)
+		}
+		if err := pw.flush(false); err != nil {
+			return err
+		}
+	}
+	pw.buf = append(pw.buf, ']')
+	return nil
+}
+
+// group is one level of a groupby answer over a page: its subgroups by key, or (at the last
+// level) the indexes of its documents in the page, in page order.
+type group struct {
+	sub  map[string]*group
+	docs []int
+}
+
+// groupPage files the documents of page under their groupby keys (Request.GroupKeys on the
+// fields the keys read).
+func (e *exec) groupPage(page [][]byte) (*group, error) {
+	fields := e.req.AnswerFields()
+	root := &group{}
+	for i, raw := range page {
+		p, err := jsondoc.DecodeFields(raw, fields)
+		if err != nil {
+			return nil, store.Corrupt(e.coll, raw, err)
+		}
+		g := root
+		for _, k := range e.req.GroupKeys(p) {
+			next, ok := g.sub[k]
+			if !ok {
+				if g.sub == nil {
+					g.sub = map[string]*group{}
+				}
+				next = &group{}
+				g.sub[k] = next
+			}
+			g = next
+		}
+		g.docs = append(g.docs, i)
+	}
+	return root, nil
+}
+
+// writeGroup writes g as Result's groupby answer: an object of its keys in sorted order (as
+// encoding/json orders a map), each holding the next level or the array of its documents.
+func (e *exec) writeGroup(pw *pageWriter, page [][]byte, g *group, level int) error {
+	if level == len(e.req.GroupBy) {
+		return e.writeDocs(pw, page, g.docs)
+	}
+	keys := make([]string, 0, len(g.sub))
+	for k := range g.sub {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	pw.buf = append(pw.buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			pw.buf = append(pw.buf, ',')
+		}
+		var err error
+		if pw.buf, err = jsondoc.AppendJSON(pw.buf, k, false); err != nil {
+			return err
+		}
+		pw.buf = append(pw.buf, ':')
+		if err := e.writeGroup(pw, page, g.sub[k], level+1); err != nil {
+			return err
+		}
+	}
+	pw.buf = append(pw.buf, '}')
+	return nil
 }
 
 type exec struct {
@@ -225,12 +335,16 @@ type exec struct {
 	req  *query.Request
 	opts Options
 
-	fields  []string // fields for the partial decode; nil: decode in full
-	limit   int      // matches after which an ordered read may stop; -1: never
-	matched []store.Doc
-	raw     bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
-	raws    [][]byte // stored bytes of the matches, when raw: valid only in the read transaction
-	plan    Plan
+	fields []string // fields for the partial decode; nil: decode in full
+	// answerFields are the top-level fields the answer reads beyond the conditions
+	// (query.Request.AnswerFields).
+	answerFields []string
+	agg          *query.Aggregator // the aggregates of an aggregate answer, folded in as matches come
+	limit        int               // matches after which an ordered read may stop; -1: never
+	matched      []store.Doc
+	raw          bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
+	raws         [][]byte // stored bytes of the matches, when raw: valid only in the read transaction
+	plan         Plan
 
 	// In order (see ordered): the matches so far are only in raws, already in the page's
 	// order, with their sort values and ids kept for a return to matched.
@@ -256,11 +370,16 @@ func (e *exec) setup() {
 			e.matched = make([]store.Doc, 0, min(e.limit, 1024))
 		}
 	}
-	if len(r.Filter) > 0 || e.opts.Allow != nil && e.opts.AllowFields == nil {
-		return
+	if !r.Paged() {
+		// Aggregates are folded in as the matches come: memory per group, not per match.
+		e.agg = r.NewAggregator(cmp.Or(e.opts.MaxGroups, query.DefaultMaxGroups))
 	}
+	e.answerFields = r.AnswerFields()
 	f, ok := r.Match.Fields()
-	if !ok {
+	if !ok || len(r.Filter) > 0 || e.opts.Allow != nil && e.opts.AllowFields == nil {
+		// Matching needs whole documents; a page is still written from the stored JSON.
+		e.raw = r.Paged()
+		e.plan.Raw = e.raw
 		return
 	}
 	e.matchReadsID = slices.Contains(f, jsondoc.FieldID)
@@ -273,8 +392,8 @@ func (e *exec) setup() {
 		}
 	}
 	add(e.opts.AllowFields)
-	if r.Plain() {
-		add(r.SortFields())
+	add(e.answerFields)
+	if r.Paged() {
 		e.raw = !slices.Contains(f, rawKey)
 		e.plan.Raw = e.raw
 	}
@@ -346,6 +465,19 @@ func (e *exec) consider(raw []byte) error {
 	if e.opts.Allow != nil && !e.opts.Allow(d) || !e.req.Matches(d) {
 		return nil
 	}
+	switch {
+	case e.agg != nil:
+		return e.agg.Add(d)
+	case e.raw:
+		// Only what the page is picked by is kept with the stored bytes, not the whole.
+		p := make(store.Doc, len(e.answerFields)+1)
+		for _, f := range e.answerFields {
+			if v, ok := d[f]; ok {
+				p[f] = v
+			}
+		}
+		return e.keep(p, raw)
+	}
 	e.matched = append(e.matched, d)
 	return nil
 }
@@ -400,9 +532,18 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 	return e.keep(p, raw)
 }
 
-// keep records a match: its partial decode p with its stored bytes raw when the answer is
-// written from stored JSON, else the whole document.
+// keep records a match: its partial decode p (which holds every field the answer reads) into
+// the aggregates, or with its stored bytes raw when the answer is written from stored JSON,
+// else the whole document.
 func (e *exec) keep(p store.Doc, raw []byte) error {
+	if e.agg != nil {
+		// Folded in from a partial decode, but checked whole as a page's documents are: an
+		// answer over a document that does not decode fails, whatever shape it has.
+		if err := jsondoc.CheckDoc(raw); err != nil {
+			return store.Corrupt(e.coll, raw, err)
+		}
+		return e.agg.Add(p)
+	}
 	if e.scanOrder {
 		e.raws = append(e.raws, raw)
 		return nil

@@ -167,9 +167,21 @@ func randRequest(r *rand.Rand) url.Values {
 	if r.IntN(3) == 0 {
 		v.Set("skip", fmt.Sprint(r.IntN(6)))
 	}
-	switch r.IntN(12) {
+	switch r.IntN(16) {
 	case 0:
 		v.Set("totals", "true")
+	case 7:
+		v["groupby"] = []string{"s", "u"}
+	case 8:
+		v.Set("groupby", "a.b")
+		v["aggregate"] = []string{"AVG:n", "MAX:a.b", "MIN:u", "COUNT:c"}
+	case 9:
+		v.Set("filter", "hello")
+		v.Set("h", `{"$fields":{"n":0,"a.b":0}}`)
+	case 10:
+		v.Set("groupby", "s")
+		v.Set("metafields", "true")
+		v.Set("h", `{"$fields":{"s":1,"_version":1}}`)
 	case 1:
 		v.Set("groupby", "s")
 	case 2:
