@@ -1,6 +1,7 @@
 package jsondoc
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -123,6 +124,13 @@ func (c *checker) number() bool {
 // replaced by the decoder, so it passes).
 func (c *checker) str() bool {
 	for j := c.i + 1; j < len(c.b); j++ {
+		// Eight bytes at a time while none needs a look (most of a document is strings).
+		for j+8 <= len(c.b) && !special8(binary.LittleEndian.Uint64(c.b[j:])) {
+			j += 8
+		}
+		if j >= len(c.b) {
+			break
+		}
 		switch b := c.b[j]; {
 		case b == '"':
 			c.i = j + 1
@@ -192,4 +200,17 @@ func (c *checker) container(depth int, closing byte, object bool) bool {
 			return false
 		}
 	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether one of the eight bytes of x ends or escapes a string, or is a
+// control byte: '"', '\\' or below 0x20 (the classic bit tricks for "has a zero byte" and
+// "has a byte less than n", exact as an existence test).
+func special8(x uint64) bool {
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	return zero(x^(ones*'"'))|zero(x^(ones*'\\'))|((x-ones*0x20)&^x&highs) != 0
 }

@@ -26,6 +26,13 @@ func TestCheckDocAgreesWithTheDecoder(t *testing.T) {
 		deep(MaxDecodeDepth-1, "1"), deep(MaxDecodeDepth, "1"), deep(MaxDecodeDepth, ""), deep(MaxDecodeDepth+1, ""),
 		deep(MaxDecodeDepth+1, "1"), deep(20000, "1"),
 	}
+	// A byte that needs a look at every offset of a long string (strings are scanned eight
+	// bytes at a time).
+	for off := range 20 {
+		for _, b := range []string{"\x01", "\x1f", "\"", `\\`, `\n`, `\u00e9`, `\q`, "\xc3\xa9", "\x7f", " "} {
+			inputs = append(inputs, `{"s":"`+strings.Repeat("a", off)+b+strings.Repeat("b", 20-off)+`"}`)
+		}
+	}
 	r := rand.New(rand.NewPCG(21, 22))
 	for range 300 {
 		d := Doc{"a": randJSONValue(r, 0), "b": testutil.RandValue(r, 0)}
