@@ -3,6 +3,7 @@ package jsondoc
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,4 +79,56 @@ func BenchmarkCheckDoc(b *testing.B) {
 			buf, _ = AppendObjectWithout(buf[:0], raw, drop)
 		}
 	})
+}
+
+// TestEachStringVisitsTheDecodedStrings: EachString yields exactly the string values a decode
+// holds (escapes decoded, invalid UTF-8 replaced), except under top-level '_' fields, and fails
+// on what does not decode as a document.
+func TestEachStringVisitsTheDecodedStrings(t *testing.T) {
+	var walk func(v any, out *[]string)
+	walk = func(v any, out *[]string) {
+		switch x := v.(type) {
+		case string:
+			*out = append(*out, x)
+		case []any:
+			for _, e := range x {
+				walk(e, out)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e, out)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	for range 500 {
+		d := Doc{"a": randJSONValue(r, 0), "_hidden": "secret", "_id": "x", "b": map[string]any{"_nested": "seen"}, "c": randJSONValue(r, 0)}
+		raw, err := AppendJSON(nil, d, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := DecodeDoc(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for k, v := range dec {
+			if !strings.HasPrefix(k, "_") {
+				walk(v, &want)
+			}
+		}
+		if err := EachString(raw, func(s []byte) bool { got = append(got, string(s)); return true }); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("EachString(%s) = %q, want %q", raw, got, want)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"a":"x}`, `{"a":[1,}`, `{"a":"x"} y`, `{"a":"\q"}`} {
+		if err := EachString([]byte(bad), func([]byte) bool { return true }); err == nil {
+			t.Errorf("EachString(%q) succeeded", bad)
+		}
+	}
 }

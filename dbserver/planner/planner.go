@@ -159,15 +159,17 @@ func (e *exec) rawResult() (any, error) {
 		}
 		size += len(raw)
 	}
-	var groups *group
-	if len(e.req.GroupBy) > 0 {
+	grouped := len(e.req.GroupBy) > 0
+	var keys [][]string
+	var order []int
+	if grouped {
 		var err error
-		if groups, err = e.groupPage(page); err != nil {
+		if keys, order, err = e.groupPage(page); err != nil {
 			return nil, err
 		}
 	}
 	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
-	withTotals := e.req.Totals && groups == nil
+	withTotals := e.req.Totals && !grouped
 	pw := &pageWriter{buf: e.opts.Buffer[:0]}
 	if e.opts.Stream != nil && size > StreamChunk {
 		pw.w = e.opts.Stream(e.plan, size)
@@ -178,8 +180,8 @@ func (e *exec) rawResult() (any, error) {
 		pw.buf = slices.Grow(pw.buf, size)
 	}
 	var err error
-	if groups != nil {
-		err = e.writeGroup(pw, page, groups, 0)
+	if grouped {
+		err = e.writeGroups(pw, page, keys, order, 0)
 	} else {
 		err = e.writeDocs(pw, page, nil)
 	}
@@ -233,6 +235,10 @@ func (e *exec) writeDocs(pw *pageWriter, page [][]byte, idx []int) error {
 	if !e.req.Metafields {
 		drop = jsondoc.SystemFields()
 	}
+	// An including projection reads a few fields: only those are decoded, or, when they are
+	// all top-level ones, copied from the stored JSON as they are.
+	fields, partial := e.req.PresentFields()
+	keep, copied := e.req.PresentKeeps()
 	n := len(page)
 	if idx != nil {
 		n = len(idx)
@@ -247,9 +253,16 @@ func (e *exec) writeDocs(pw *pageWriter, page [][]byte, idx []int) error {
 			pw.buf = append(pw.buf, ',')
 		}
 		var err error
-		if e.req.Projected() {
+		if copied {
+			pw.buf, err = jsondoc.AppendObjectOnly(pw.buf, raw, keep)
+		} else if e.req.Projected() {
 			var d store.Doc
-			if d, err = jsondoc.DecodeDoc(raw); err == nil {
+			if partial {
+				d, err = jsondoc.DecodeFields(raw, fields)
+			} else {
+				d, err = jsondoc.DecodeDoc(raw)
+			}
+			if err == nil {
 				pw.buf, err = jsondoc.AppendJSON(pw.buf, e.req.Present(d), false)
 			}
 		} else {
@@ -266,54 +279,44 @@ func (e *exec) writeDocs(pw *pageWriter, page [][]byte, idx []int) error {
 	return nil
 }
 
-// group is one level of a groupby answer over a page: its subgroups by key, or (at the last
-// level) the indexes of its documents in the page, in page order.
-type group struct {
-	sub  map[string]*group
-	docs []int
-}
-
-// groupPage files the documents of page under their groupby keys (Request.GroupKeys on the
-// fields the keys read).
-func (e *exec) groupPage(page [][]byte) (*group, error) {
-	fields := e.req.AnswerFields()
-	root := &group{}
+// groupPage returns the groupby keys of each document of page (Request.GroupKeys on the fields
+// the keys read), and the page's indexes ordered by them, in page order within a group: the
+// order Result's groups are written in (encoding/json sorts a map's keys). A page holds a flat
+// list of keys, not a tree of groups, so grouping costs about a string per document and level.
+func (e *exec) groupPage(page [][]byte) (keys [][]string, order []int, err error) {
+	levels := len(e.req.GroupBy)
+	all := make([]string, len(page)*levels)
+	keys = make([][]string, len(page))
+	order = make([]int, len(page))
+	fields := e.req.GroupFields()
+	p := make(store.Doc, len(fields))
 	for i, raw := range page {
-		p, err := jsondoc.DecodeFields(raw, fields)
-		if err != nil {
-			return nil, store.Corrupt(e.coll, raw, err)
+		// One map, decoded into again for each document: only the keys are kept.
+		if err := jsondoc.DecodeFieldsInto(p, raw, fields); err != nil {
+			return nil, nil, store.Corrupt(e.coll, raw, err)
 		}
-		g := root
-		for _, k := range e.req.GroupKeys(p) {
-			next, ok := g.sub[k]
-			if !ok {
-				if g.sub == nil {
-					g.sub = map[string]*group{}
-				}
-				next = &group{}
-				g.sub[k] = next
-			}
-			g = next
-		}
-		g.docs = append(g.docs, i)
+		keys[i] = e.req.GroupKeys(all[i*levels:i*levels:(i+1)*levels], p)
+		order[i] = i
 	}
-	return root, nil
+	slices.SortStableFunc(order, func(a, b int) int { return slices.Compare(keys[a], keys[b]) })
+	return keys, order, nil
 }
 
-// writeGroup writes g as Result's groupby answer: an object of its keys in sorted order (as
-// encoding/json orders a map), each holding the next level or the array of its documents.
-func (e *exec) writeGroup(pw *pageWriter, page [][]byte, g *group, level int) error {
+// writeGroups writes the documents of page at the indexes idx (ordered by groupPage, all with
+// the same keys before level) as Result's groupby answer from level on: an object of the keys
+// at level, each holding the next level or, past the last, the array of its documents.
+func (e *exec) writeGroups(pw *pageWriter, page [][]byte, keys [][]string, idx []int, level int) error {
 	if level == len(e.req.GroupBy) {
-		return e.writeDocs(pw, page, g.docs)
+		return e.writeDocs(pw, page, idx)
 	}
-	keys := make([]string, 0, len(g.sub))
-	for k := range g.sub {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	pw.buf = append(pw.buf, '{')
-	for i, k := range keys {
-		if i > 0 {
+	for start := 0; start < len(idx); {
+		k := keys[idx[start]][level]
+		end := start + 1
+		for end < len(idx) && keys[idx[end]][level] == k {
+			end++
+		}
+		if start > 0 {
 			pw.buf = append(pw.buf, ',')
 		}
 		var err error
@@ -321,9 +324,10 @@ func (e *exec) writeGroup(pw *pageWriter, page [][]byte, g *group, level int) er
 			return err
 		}
 		pw.buf = append(pw.buf, ':')
-		if err := e.writeGroup(pw, page, g.sub[k], level+1); err != nil {
+		if err := e.writeGroups(pw, page, keys, idx[start:end], level+1); err != nil {
 			return err
 		}
+		start = end
 	}
 	pw.buf = append(pw.buf, '}')
 	return nil
@@ -351,6 +355,7 @@ type exec struct {
 	inOrder    bool
 	scanOrder  bool // a scan in _id order for a page sorted by _id: matches only in raws
 	matchAll   bool // every document matches (no condition, no filter, no Allow)
+	noConds    bool // no condition and no Allow (a filter may remain)
 	orderField string
 	orderVals  []any
 	orderIDs   [][]byte
@@ -376,14 +381,15 @@ func (e *exec) setup() {
 	}
 	e.answerFields = r.AnswerFields()
 	f, ok := r.Match.Fields()
-	if !ok || len(r.Filter) > 0 || e.opts.Allow != nil && e.opts.AllowFields == nil {
+	if !ok || e.opts.Allow != nil && e.opts.AllowFields == nil {
 		// Matching needs whole documents; a page is still written from the stored JSON.
 		e.raw = r.Paged()
 		e.plan.Raw = e.raw
 		return
 	}
 	e.matchReadsID = slices.Contains(f, jsondoc.FieldID)
-	e.matchAll = r.Match.MatchesAll() && e.opts.Allow == nil
+	e.noConds = r.Match.MatchesAll() && e.opts.Allow == nil
+	e.matchAll = e.noConds && len(r.Filter) == 0
 	add := func(list []string) {
 		for _, a := range list {
 			if !slices.Contains(f, a) {
@@ -443,8 +449,18 @@ func (e *exec) consider(raw []byte) error {
 	}
 	e.leaveOrder()
 	e.plan.Examined++
-	if e.scanOrder && e.matchAll {
-		// Nothing to test, nothing to sort by but the walk's order: not even a partial decode.
+	if e.scanOrder && e.noConds {
+		// Nothing to test but a full-text filter (on the stored JSON), nothing to sort by but
+		// the walk's order: not even a partial decode.
+		if !e.matchAll {
+			ok, err := e.req.MatchesFilterRaw(raw)
+			if err != nil {
+				return store.Corrupt(e.coll, raw, err)
+			}
+			if !ok {
+				return nil
+			}
+		}
 		e.raws = append(e.raws, raw)
 		return nil
 	}
@@ -455,6 +471,16 @@ func (e *exec) consider(raw []byte) error {
 		}
 		if e.opts.Allow != nil && !e.opts.Allow(p) || !e.req.Match.Match(p) {
 			return nil
+		}
+		if len(e.req.Filter) > 0 {
+			// Full-text search on the stored JSON: no document is decoded to be searched.
+			ok, err := e.req.MatchesFilterRaw(raw)
+			if err != nil {
+				return store.Corrupt(e.coll, raw, err)
+			}
+			if !ok {
+				return nil
+			}
 		}
 		return e.keep(p, raw)
 	}
@@ -487,7 +513,7 @@ func (e *exec) consider(raw []byte) error {
 // needs the document. Where an entry's value is a scalar, that value is then the document's,
 // and the document is read only if it matches.
 func (e *exec) covers(field string) bool {
-	if e.fields == nil || e.opts.Allow != nil || strings.Contains(field, ".") {
+	if e.fields == nil || e.opts.Allow != nil || len(e.req.Filter) > 0 || strings.Contains(field, ".") {
 		return false
 	}
 	for _, f := range e.fields {

@@ -1,6 +1,11 @@
 package query
 
-import "slices"
+import (
+	"slices"
+	"strings"
+
+	"github.com/restkube/restkube/dbserver/jsondoc"
+)
 
 // What a planner needs to write an answer one document at a time (or fold it into aggregates)
 // instead of handing Result every match: which documents the answer holds, the fields it
@@ -19,21 +24,76 @@ func (r *Request) Paged() bool { return len(r.Aggregates) == 0 }
 // document.
 func (r *Request) Projected() bool { return r.proj != nil }
 
+// PresentFields returns the top-level fields Present reads under an including $fields
+// projection (_id and the system fields among them), so a document decoded with only these is
+// presented as the whole would be; ok is false when Present needs the whole document.
+func (r *Request) PresentFields() (fields []string, ok bool) {
+	if r.proj == nil || !r.proj.include {
+		return nil, false
+	}
+	fields = append([]string{jsondoc.FieldID}, systemFields...)
+	for _, p := range r.proj.paths {
+		if !slices.Contains(fields, p[0]) {
+			fields = append(fields, p[0])
+		}
+	}
+	return fields, true
+}
+
+// PresentKeeps returns, for an including $fields projection of top-level fields only, the
+// top-level fields Present keeps of a document (_id unless excluded, the included fields, the
+// system fields under metafields): the document's other fields dropped is its presentation.
+// ok is false for any other projection, or none.
+func (r *Request) PresentKeeps() (keep []string, ok bool) {
+	if r.proj == nil || !r.proj.include {
+		return nil, false
+	}
+	if !r.proj.excludeID {
+		keep = append(keep, jsondoc.FieldID)
+	}
+	for _, p := range r.proj.paths {
+		if len(p) != 1 {
+			return nil, false
+		}
+		keep = append(keep, p[0])
+	}
+	if r.Metafields {
+		keep = append(keep, systemFields...)
+	}
+	return keep, true
+}
+
 // Present is how the answer shows doc (a whole document, system fields included, not
 // modified): projected with $fields, without the system fields metafields did not ask for.
 func (r *Request) Present(doc map[string]any) map[string]any { return r.present(doc) }
 
-// GroupKeys returns the group doc falls in at each level of groupby (Result's keys).
-func (r *Request) GroupKeys(doc map[string]any) []string {
-	keys := make([]string, len(r.GroupBy))
-	for i, f := range r.GroupBy {
-		g, err := parseGroupField(f)
-		if err != nil {
-			g = groupField{path: splitPath(f)}
+// GroupKeys appends to dst the group doc falls in at each level of groupby (Result's keys).
+func (r *Request) GroupKeys(dst []string, doc map[string]any) []string {
+	if len(r.groupFields) != len(r.GroupBy) {
+		r.groupFields = r.groupFields[:0]
+		for _, f := range r.GroupBy {
+			g, err := parseGroupField(f)
+			if err != nil {
+				g = groupField{path: splitPath(f)}
+			}
+			r.groupFields = append(r.groupFields, g)
 		}
-		keys[i] = g.key(doc)
 	}
-	return keys
+	for _, g := range r.groupFields {
+		dst = append(dst, g.key(doc))
+	}
+	return dst
+}
+
+// GroupFields returns the top-level fields GroupKeys reads.
+func (r *Request) GroupFields() []string {
+	var out []string
+	for _, f := range r.GroupBy {
+		if g, err := parseGroupField(f); err == nil && len(g.path) > 0 && !slices.Contains(out, g.path[0]) {
+			out = append(out, g.path[0])
+		}
+	}
+	return out
 }
 
 // AnswerFields returns the top-level fields the answer reads beyond the query's conditions:
@@ -183,4 +243,80 @@ func (a *Aggregator) result(g *aggGroup, level int) map[string]any {
 		out[ag.Label()] = v
 	}
 	return out
+}
+
+// MatchesFilterRaw is the filter of Matches tested on a document's stored JSON without decoding
+// it (jsondoc.EachString): every word occurs, case-insensitively, in some string value of the
+// document's own fields. ASCII strings are compared in place; others are lower-cased as
+// matchesFilter lower-cases them.
+func (r *Request) MatchesFilterRaw(raw []byte) (bool, error) {
+	words := r.Filter
+	if len(words) == 0 {
+		return true, nil
+	}
+	var few [8]bool
+	found := few[:0]
+	if len(words) > len(few) {
+		found = make([]bool, len(words))
+	} else {
+		found = few[:len(words)]
+	}
+	left := len(words)
+	err := jsondoc.EachString(raw, func(s []byte) bool {
+		ascii := isASCII(s)
+		var lower string
+		lowered := false
+		for i, w := range words {
+			if found[i] {
+				continue
+			}
+			var hit bool
+			if ascii {
+				hit = containsFoldASCII(s, w)
+			} else {
+				if !lowered {
+					lower, lowered = strings.ToLower(string(s)), true
+				}
+				hit = strings.Contains(lower, w)
+			}
+			if hit {
+				found[i] = true
+				left--
+			}
+		}
+		return left > 0
+	})
+	if err != nil {
+		return false, err
+	}
+	return left == 0, nil
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFoldASCII reports whether the ASCII bytes s, lower-cased, contain w (lower-cased
+// already; a w with non-ASCII bytes is never in ASCII s).
+func containsFoldASCII(s []byte, w string) bool {
+	m := len(w)
+outer:
+	for i := 0; i+m <= len(s); i++ {
+		for j := 0; j < m; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				continue outer
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -148,7 +148,7 @@ func groupKey(v any) string {
 	case string:
 		return t
 	}
-	b, err := json.Marshal(v)
+	b, err := jsondoc.AppendJSON(nil, v, true)
 	if err != nil {
 		return "null"
 	}
