@@ -24,7 +24,7 @@ import (
 func fingerprint(t *testing.T, e *env) string {
 	t.Helper()
 	var b strings.Builder
-	for _, coll := range []string{"items", "tasks", "public", "shared", "deep"} {
+	for _, coll := range []string{"items", "tasks", "public", "shared", "deep", "kids"} {
 		err := e.st.Scan(coll, func(d store.Doc) bool {
 			enc, err := jsondoc.AppendJSON(nil, d, false)
 			if err != nil {
@@ -103,6 +103,14 @@ func TestHostileInputStoresNothing(t *testing.T) {
 			body: "{\"name\":\"\xc3\"}", status: 400, contains: []string{"UTF-8"}},
 		{name: "a query string that does not decode", method: "GET", url: "/rest/items?q=%zz",
 			status: 400, contains: []string{"query string"}},
+		{name: "a child query whose query string does not decode", method: "GET", url: "/rest/items/{items.0}/kids?q=%zz",
+			status: 400, contains: []string{"query string"}},
+		{name: "a read by id whose query string does not decode", method: "GET", url: "/rest/items/{items.0}?metafields=%zz",
+			status: 400, contains: []string{"query string"}},
+		{name: "invalid UTF-8 in a form body", method: "POST", url: "/rest/deep", body: "s=%ff%fe",
+			headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 400, contains: []string{"UTF-8"}},
+		{name: "invalid UTF-8 in a form field name", method: "POST", url: "/rest/deep", body: "%c3=x",
+			headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 400, contains: []string{"UTF-8"}},
 		{name: "a bulk delete by a query string that does not decode", method: "DELETE", url: "/rest/items/*?q=%zz",
 			status: 400, contains: []string{"query string"}},
 		{name: "$max as a string", method: "GET", url: "/rest/items?h=" + url.QueryEscape(`{"$max":"1"}`),
