@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/restkube/restkube/dbserver/jsondoc"
+	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 	"github.com/restkube/restkube/internal/testutil"
@@ -291,5 +292,26 @@ func TestUndecodableDocumentOverHTTP(t *testing.T) {
 	}
 	if r := e.do("GET", "/rest/big?max=1000&filter=filler", h, ""); r.status != http.StatusOK || strings.Count(r.body, `"_id"`) != 100 {
 		t.Fatalf("after the delete: %d %.200s", r.status, r.body)
+	}
+}
+
+// TestAggregateGroupsAreBoundedOverHTTP: an aggregate answer of more groups than
+// query.DefaultMaxGroups is our JSON 400 naming groupby; the same query narrowed is answered.
+func TestAggregateGroupsAreBoundedOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	docs := make([]store.Doc, query.DefaultMaxGroups+1)
+	for i := range docs {
+		docs[i] = store.Doc{"n": float64(i)}
+	}
+	if _, err := e.st.Insert("many", docs, "api"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", "/rest/many?groupby=n&aggregate=COUNT:all", key(fullKey), "")
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `"field":"groupby"`) || !strings.Contains(r.body, "groups") {
+		t.Fatalf("%d groups: %d %.300s, want a 400 naming groupby", len(docs), r.status, r.body)
+	}
+	q := url.QueryEscape(`{"n":{"$lt":100}}`)
+	if r := e.do("GET", "/rest/many?groupby=n&aggregate=COUNT:all&q="+q, key(fullKey), ""); r.status != http.StatusOK || !strings.Contains(r.body, `"99":{"COUNT:all":1}`) {
+		t.Fatalf("narrowed: %d %.300s", r.status, r.body)
 	}
 }
