@@ -124,9 +124,13 @@ func (c *checker) number() bool {
 // replaced by the decoder, so it passes).
 func (c *checker) str() bool {
 	for j := c.i + 1; j < len(c.b); j++ {
-		// Eight bytes at a time while none needs a look (most of a document is strings).
+		// Eight bytes at a time while none needs a look (most of a document is strings), then
+		// byte by byte through a table.
 		for j+8 <= len(c.b) && !special8(binary.LittleEndian.Uint64(c.b[j:])) {
 			j += 8
+		}
+		for j < len(c.b) && plain[c.b[j]] {
+			j++
 		}
 		if j >= len(c.b) {
 			break
@@ -214,3 +218,11 @@ func special8(x uint64) bool {
 	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
 	return zero(x^(ones*'"'))|zero(x^(ones*'\\'))|((x-ones*0x20)&^x&highs) != 0
 }
+
+// plain marks the bytes a string may hold as they are: not '"', '\\' or a control byte.
+var plain = func() (t [256]bool) {
+	for i := range t {
+		t[i] = i >= 0x20 && i != '"' && i != '\\'
+	}
+	return t
+}()
