@@ -66,7 +66,7 @@ bench: ## Measure bbolt, the HTTP floor and the dbserver over loopback (BENCH_FL
 	go run ./bench $(BENCH_FLAGS)
 
 .PHONY: bench-memory
-bench-memory: ## Peak RSS and a probe's p99 of the dbserver (GOMEMLIMIT=115MiB) while 50 clients ask for 10 MB pages and never read.
+bench-memory: ## Peak RSS and a probe's p99 of the dbserver (GOMEMLIMIT=115MiB) while 50 clients ask for 10 MB pages (plain, filter, $fields, groupby) and never read.
 	go test ./dbserver -run '^$$' -bench BenchmarkSlowReaders -benchtime 1x
 
 .PHONY: bench-operator

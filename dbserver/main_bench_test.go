@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,10 +23,23 @@ import (
 // run as in a 128 Mi pod (GOMEMLIMIT=115MiB): 10,000 documents of about 1 KB (a 10 MB page),
 // then 50 connections that each ask for the whole collection (max=10000) and never read a
 // byte, then 200 GETs by id from a normal client. It reports the peak RSS over the whole run
-// after loading (sampled every 20 ms), the probe's p99, and how many of the slow clients were
-// refused with 503 (BENCH_MAX_CONNECTIONS sets --max-connections). One run per invocation: the
-// setup is the measurement, so b.N is not used.
+// after loading (sampled every 20 ms) and its anonymous part (without the database's memory
+// map), the probe's p99, and how many of the slow clients were
+// refused with 503 (BENCH_MAX_CONNECTIONS sets --max-connections). One sub-benchmark per kind
+// of page the slow clients ask for: plain, a full-text filter every document matches, a $fields
+// projection, groupby. One run per invocation: the setup is the measurement, so b.N is not used.
 func BenchmarkSlowReaders(b *testing.B) {
+	for _, c := range []struct{ name, query string }{
+		{"plain", "max=10000"},
+		{"filter", "max=10000&filter=lorem+amet"},
+		{"fields", "max=10000&h=" + url.QueryEscape(`{"$fields":{"n":1,"text":1}}`)},
+		{"groupby", "max=10000&groupby=n"},
+	} {
+		b.Run(c.name, func(b *testing.B) { slowReaders(b, c.query) })
+	}
+}
+
+func slowReaders(b *testing.B, query string) {
 	const (
 		docs     = 10000
 		slow     = 50
@@ -106,21 +120,22 @@ func BenchmarkSlowReaders(b *testing.B) {
 	}
 
 	pid := cmd.Process.Pid
-	peak := rssMiB(b, pid)
+	peak, _ := rssMiB(b, pid)
 	loaded := peak
 	stop := make(chan struct{})
-	sampled := make(chan float64)
+	sampled := make(chan [2]float64)
 	go func() {
-		p := peak
+		p, anon := peak, 0.0
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
-				sampled <- p
+				sampled <- [2]float64{p, anon}
 				return
 			case <-tick.C:
-				p = max(p, rssMiB(b, pid))
+				rss, a := rssMiB(b, pid)
+				p, anon = max(p, rss), max(anon, a)
 			}
 		}
 	}()
@@ -138,7 +153,7 @@ func BenchmarkSlowReaders(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = c.(*net.TCPConn).SetReadBuffer(4096)
-		fmt.Fprintf(c, "GET /rest/big?max=10000 HTTP/1.1\r\nHost: x\r\nx-apikey: %s\r\n\r\n", apiKey)
+		fmt.Fprintf(c, "GET /rest/big?%s HTTP/1.1\r\nHost: x\r\nx-apikey: %s\r\n\r\n", query, apiKey)
 		conns = append(conns, c)
 	}
 	// Give the server time to produce what it will for them.
@@ -164,27 +179,37 @@ func BenchmarkSlowReaders(b *testing.B) {
 		}
 	}
 	close(stop)
-	peak = <-sampled
+	peaks := <-sampled
+	peak = peaks[0]
 	slices.Sort(lat)
 	p99 := lat[len(lat)*99/100]
 	b.ReportMetric(loaded, "loaded-RSS-MiB")
 	b.ReportMetric(peak, "peak-RSS-MiB")
+	b.ReportMetric(peaks[1], "peak-anon-RSS-MiB")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "probe-p99-ms")
 	b.ReportMetric(float64(failed), "probes-failed")
 	b.ReportMetric(float64(refused), "slow-clients-503")
 }
 
-// rssMiB reads a process's resident set size from /proc.
-func rssMiB(b *testing.B, pid int) float64 {
+// rssMiB reads a process's resident set size from /proc, and the anonymous part of it: the
+// rest is file pages, most of them the database's memory map, which the kernel can reclaim
+// (they are page cache, not the process's own memory).
+func rssMiB(b *testing.B, pid int) (rss, anon float64) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
+	}
+	kib := func(rest string) float64 {
+		kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+		return float64(kb) / 1024
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
+			rss = kib(rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			anon = kib(rest)
 		}
 	}
-	return 0
+	return rss, anon
 }

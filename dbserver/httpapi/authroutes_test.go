@@ -150,6 +150,8 @@ func TestAuthEndpointsRefuseBadRequests(t *testing.T) {
 	tok := a.login("auth0|alice", "alice@example.com")
 	none := oidctest.SignNone(a.prov.Claims("auth0|alice", "alice@example.com"))
 	confused := oidctest.SignHS256With(a.prov.Key("RS256").PublicPEM(), map[string]any{"kid": a.prov.Key("RS256").ID}, a.prov.Claims("auth0|alice", "alice@example.com"))
+	// RFC 7515: a header listing critical extensions we do not understand is refused.
+	crit := oidctest.SignHS256With([]byte(oidcClientSecret), map[string]any{"crit": []string{"exp"}}, a.prov.Claims("auth0|alice", "alice@example.com"))
 	expired := a.prov.Sign(a.prov.Key("ES256"), func() jwt.MapClaims {
 		c := a.prov.Claims("auth0|alice", "alice@example.com")
 		c["exp"] = time.Now().Add(-5 * time.Minute).Unix()
@@ -162,24 +164,26 @@ func TestAuthEndpointsRefuseBadRequests(t *testing.T) {
 		status      int
 		contains    string
 	}{
-		"GET /auth/token is 405":                  {"GET", "/auth/token", nil, "", 405, "MethodNotAllowed"},
-		"PUT /auth/logout is 405":                 {"PUT", "/auth/logout", bearer(tok), "", 405, "MethodNotAllowed"},
-		"POST /auth/userinfo is 405":              {"POST", "/auth/userinfo", bearer(tok), "", 405, "MethodNotAllowed"},
-		"a token body that is not JSON is 400":    {"POST", "/auth/token", nil, "code=abc", 400, "ValidationError"},
-		"a token body that is an array is 400":    {"POST", "/auth/token", nil, `["x"]`, 400, "ValidationError"},
-		"a token body with neither field is 400":  {"POST", "/auth/token", nil, `{}`, 400, "ValidationError"},
-		"a code that is not a string is 400":      {"POST", "/auth/token", nil, `{"code":5}`, 400, "ValidationError"},
-		"a token body over the limit is 413":      {"POST", "/auth/token", nil, `{"code":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "PayloadTooLarge"},
-		"an unknown authorization code is 401":    {"POST", "/auth/token", nil, `{"code":"no-such-code"}`, 401, "Unauthorized"},
-		"refreshing garbage is 401":               {"POST", "/auth/token", nil, `{"refresh":"a.b.c"}`, 401, "Unauthorized"},
-		"refreshing an ID token is 401":           {"POST", "/auth/token", nil, `{"refresh":"` + a.idToken("auth0|alice", "alice@example.com") + `"}`, 401, "Unauthorized"},
-		"userinfo with the full key is 400":       {"GET", "/auth/userinfo", key(fullKey), "", 400, "ValidationError"},
-		"logout with a web key is 400":            {"POST", "/auth/logout", key(readerKey), "", 400, "ValidationError"},
-		"userinfo without credentials is 401":     {"GET", "/auth/userinfo", nil, "", 401, "Unauthorized"},
-		"an alg none token is 401":                {"GET", "/rest/tasks", bearer(none), "", 401, "Unauthorized"},
-		"a key-confusion token is 401":            {"GET", "/rest/tasks", bearer(confused), "", 401, "Unauthorized"},
-		"an expired ID token is 401":              {"GET", "/rest/tasks", bearer(expired), "", 401, "expired"},
-		"an expired ID token cannot log in (401)": {"POST", "/auth/token", nil, `{"code":"` + expired + `"}`, 401, "expired"},
+		"GET /auth/token is 405":                   {"GET", "/auth/token", nil, "", 405, "MethodNotAllowed"},
+		"PUT /auth/logout is 405":                  {"PUT", "/auth/logout", bearer(tok), "", 405, "MethodNotAllowed"},
+		"POST /auth/userinfo is 405":               {"POST", "/auth/userinfo", bearer(tok), "", 405, "MethodNotAllowed"},
+		"a token body that is not JSON is 400":     {"POST", "/auth/token", nil, "code=abc", 400, "ValidationError"},
+		"a token body that is an array is 400":     {"POST", "/auth/token", nil, `["x"]`, 400, "ValidationError"},
+		"a token body with neither field is 400":   {"POST", "/auth/token", nil, `{}`, 400, "ValidationError"},
+		"a code that is not a string is 400":       {"POST", "/auth/token", nil, `{"code":5}`, 400, "ValidationError"},
+		"a token body over the limit is 413":       {"POST", "/auth/token", nil, `{"code":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "PayloadTooLarge"},
+		"an unknown authorization code is 401":     {"POST", "/auth/token", nil, `{"code":"no-such-code"}`, 401, "Unauthorized"},
+		"refreshing garbage is 401":                {"POST", "/auth/token", nil, `{"refresh":"a.b.c"}`, 401, "Unauthorized"},
+		"an ID token with crit is 401 as a Bearer": {"GET", "/rest/tasks", bearer(crit), "", 401, "crit"},
+		"an ID token with crit is 401 at login":    {"POST", "/auth/token", nil, `{"code":"` + crit + `"}`, 401, "crit"},
+		"refreshing an ID token is 401":            {"POST", "/auth/token", nil, `{"refresh":"` + a.idToken("auth0|alice", "alice@example.com") + `"}`, 401, "Unauthorized"},
+		"userinfo with the full key is 400":        {"GET", "/auth/userinfo", key(fullKey), "", 400, "ValidationError"},
+		"logout with a web key is 400":             {"POST", "/auth/logout", key(readerKey), "", 400, "ValidationError"},
+		"userinfo without credentials is 401":      {"GET", "/auth/userinfo", nil, "", 401, "Unauthorized"},
+		"an alg none token is 401":                 {"GET", "/rest/tasks", bearer(none), "", 401, "Unauthorized"},
+		"a key-confusion token is 401":             {"GET", "/rest/tasks", bearer(confused), "", 401, "Unauthorized"},
+		"an expired ID token is 401":               {"GET", "/rest/tasks", bearer(expired), "", 401, "expired"},
+		"an expired ID token cannot log in (401)":  {"POST", "/auth/token", nil, `{"code":"` + expired + `"}`, 401, "expired"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := a.do(c.method, c.url, c.headers, c.body)

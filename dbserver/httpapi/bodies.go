@@ -5,7 +5,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/restkube/restkube/dbserver/settings"
 )
@@ -64,6 +66,11 @@ func formDoc(b []byte) (map[string]any, error) {
 	}
 	out := make(map[string]any, len(vals))
 	for k, vs := range vals {
+		// Percent-escapes can spell bytes that are not UTF-8; stored, they would come back as
+		// U+FFFD, changing what was sent (JSON bodies are refused the same way).
+		if !utf8.ValidString(k) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
+			return nil, NewError(http.StatusBadRequest, "the form body is not valid UTF-8")
+		}
 		name, isArray := strings.CutSuffix(k, "[]")
 		if name == "" {
 			continue

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/restkube/restkube/dbserver/jsondoc"
+	"github.com/restkube/restkube/dbserver/query"
 	"github.com/restkube/restkube/dbserver/settings"
 	"github.com/restkube/restkube/dbserver/store"
 	"github.com/restkube/restkube/internal/testutil"
@@ -24,7 +25,7 @@ import (
 func fingerprint(t *testing.T, e *env) string {
 	t.Helper()
 	var b strings.Builder
-	for _, coll := range []string{"items", "tasks", "public", "shared", "deep"} {
+	for _, coll := range []string{"items", "tasks", "public", "shared", "deep", "kids"} {
 		err := e.st.Scan(coll, func(d store.Doc) bool {
 			enc, err := jsondoc.AppendJSON(nil, d, false)
 			if err != nil {
@@ -84,7 +85,16 @@ func TestHostileInputStoresNothing(t *testing.T) {
 			body: `[{"ok":1},` + nestedJSON(101) + `]`, status: 400, contains: []string{"[1].a.a"}},
 		{name: "plain field nesting 100 levels below the document", method: "PUT", url: "/rest/items/{items.0}",
 			body: `{"x":` + nestedJSON(100) + `}`, status: 400, contains: []string{"maxDepth", `"field":"x.a.a`}},
+		{name: "$push of a value nested 100 levels", method: "PUT", url: "/rest/items/{items.0}",
+			body: `{"$push":{"list":` + nestedJSON(100) + `}}`, status: 400, contains: []string{"maxDepth"}},
+		{name: "$addToSet of a value nested 100 levels", method: "PATCH", url: "/rest/items/{items.0}",
+			body: `{"$addToSet":{"set":{"$each":[1,` + nestedJSON(100) + `]}}}`, status: 400, contains: []string{"maxDepth"}},
+		{name: "$inc on a path of 101 segments", method: "POST", url: "/rest/items/{items.0}",
+			headers: map[string]string{"X-HTTP-Method-Override": "PUT"},
+			body:    `{"$inc":{"x` + strings.Repeat(".x", 100) + `":1}}`, status: 400, contains: []string{"maxDepth"}},
 		// Defect 2: a request that multiplies itself.
+		{name: "$addToSet $each past the elements a request may add", method: "PUT", url: "/rest/items/{items.0}",
+			body: `{"$set":{"tags.9999":0},"$addToSet":{"q":{"$each":[1,2]}}}`, status: 400, contains: []string{"maxArrayElementsAdded"}},
 		{name: "one body padding 50 arrays to 10,001 elements each", method: "PUT", url: "/rest/items/{items.0}",
 			body: multiplier(50), status: 400, contains: []string{"maxArrayElementsAdded"}},
 		{name: "$push $each past the elements a request may add", method: "PUT", url: "/rest/items/{items.0}",
@@ -103,6 +113,14 @@ func TestHostileInputStoresNothing(t *testing.T) {
 			body: "{\"name\":\"\xc3\"}", status: 400, contains: []string{"UTF-8"}},
 		{name: "a query string that does not decode", method: "GET", url: "/rest/items?q=%zz",
 			status: 400, contains: []string{"query string"}},
+		{name: "a child query whose query string does not decode", method: "GET", url: "/rest/items/{items.0}/kids?q=%zz",
+			status: 400, contains: []string{"query string"}},
+		{name: "a read by id whose query string does not decode", method: "GET", url: "/rest/items/{items.0}?metafields=%zz",
+			status: 400, contains: []string{"query string"}},
+		{name: "invalid UTF-8 in a form body", method: "POST", url: "/rest/deep", body: "s=%ff%fe",
+			headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 400, contains: []string{"UTF-8"}},
+		{name: "invalid UTF-8 in a form field name", method: "POST", url: "/rest/deep", body: "%c3=x",
+			headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 400, contains: []string{"UTF-8"}},
 		{name: "a bulk delete by a query string that does not decode", method: "DELETE", url: "/rest/items/*?q=%zz",
 			status: 400, contains: []string{"query string"}},
 		{name: "$max as a string", method: "GET", url: "/rest/items?h=" + url.QueryEscape(`{"$max":"1"}`),
@@ -140,33 +158,70 @@ func TestHostileInputStoresNothing(t *testing.T) {
 	}
 }
 
-// TestUndecodableDocumentOverHTTP: a document the decoder cannot read (stored by an older
-// version) makes a query answer 500 naming it, and DELETE by id removes it.
+// plant writes raw documents straight into the bbolt file at path (as an older version, or a
+// damaged copy, could have left them), under the collection and key of each.
+func plant(t *testing.T, path string, docs map[string]map[string]string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for coll, byID := range docs {
+			b, err := tx.Bucket([]byte("collections")).CreateBucketIfNotExists([]byte(coll))
+			if err != nil {
+				return err
+			}
+			for id, raw := range byID {
+				k, _ := hex.DecodeString(id)
+				if err := b.Put(k, []byte(raw)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+}
+
+// TestUndecodableDocumentOverHTTP: a document the decoder cannot read (nested past its limit,
+// as an older version could store one; or cut short, as a damaged copy could hold) makes every
+// read that meets it answer 500 with our JSON error naming it, and logs it: plain pages small
+// and streamed (checked before the first byte), sorted, filtered, projected, grouped and
+// aggregated pages, reads by id with and without metafields, child collections and
+// fetchchildren, an update. DELETE by id still removes it.
 func TestUndecodableDocumentOverHTTP(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "restkube.db")
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Insert("deep", []store.Doc{{"n": 1.0}}, "api"); err != nil {
+	good, err := st.Insert("deep", []store.Doc{{"n": 1.0}}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough documents before the broken one in "big" to take a page past a stream chunk.
+	text := strings.Repeat("filler text ", 100)
+	filler := make([]store.Doc, 100)
+	for i := range filler {
+		filler[i] = store.Doc{"n": float64(i), "text": text}
+	}
+	if _, err := st.Insert("big", filler, "api"); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	const badID = "ffffffffffffffffffffff01"
-	badKey, _ := hex.DecodeString(badID)
-	raw := `{"_id":"` + badID + `","_version":0,"x":` + strings.Repeat(`{"x":`, 20000) + "1" + strings.Repeat("}", 20001)
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("collections")).Bucket([]byte("deep")).Put(badKey, []byte(raw))
+	goodID := good[0]["_id"].(string)
+	const badID, cutID, childID = "ffffffffffffffffffffff01", "ffffffffffffffffffffff02", "ffffffffffffffffffffff03"
+	tooDeep := strings.Repeat(`{"x":`, 20000) + "1" + strings.Repeat("}", 20000)
+	plant(t, path, map[string]map[string]string{
+		"deep": {badID: `{"_id":"` + badID + `","_version":0,"n":2,"x":` + tooDeep + `}`},
+		"big":  {cutID: `{"_id":"` + cutID + `","_version":0,"n":500,"text":"cut sh`},
+		"kids": {childID: `{"_id":"` + childID + `","_parent_def":"deep","_parent_field":"kids","_parent_id":"` + goodID + `","_version":0,"x":` + tooDeep + `}`},
 	})
-	if cerr := db.Close(); err != nil || cerr != nil {
-		t.Fatal(err, cerr)
-	}
 	st, err = store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -182,22 +237,81 @@ func TestUndecodableDocumentOverHTTP(t *testing.T) {
 	e := &env{t: t, url: hs.URL, st: st, ids: map[string]string{}}
 	h := key(fullKey)
 
-	// A plain page is copied from the stored bytes (it is valid JSON, only deeper than our
-	// decoder reads); every answer that needs the document decoded names it.
-	for _, u := range []string{"/rest/deep?filter=x", "/rest/deep?groupby=n", "/rest/deep?aggregate=COUNT:n",
-		"/rest/deep?h=" + url.QueryEscape(`{"$fields":{"x":1}}`), "/rest/deep/" + badID + "?metafields=true"} {
+	fields := url.QueryEscape(`{"$fields":{"x":1}}`)
+	for u, id := range map[string]string{
+		"/rest/deep":                                 "deep/" + badID,
+		"/rest/deep?max=1&sort=_id&dir=-1":           "deep/" + badID,
+		"/rest/deep?sort=n&dir=-1&totals=true":       "deep/" + badID,
+		"/rest/deep?q=" + url.QueryEscape(`{"n":2}`): "deep/" + badID,
+		"/rest/deep?filter=x":                        "deep/" + badID,
+		"/rest/deep?groupby=n":                       "deep/" + badID,
+		"/rest/deep?aggregate=COUNT:n":               "deep/" + badID,
+		"/rest/deep?groupby=n&aggregate=SUM:n":       "deep/" + badID,
+		"/rest/deep?h=" + fields:                     "deep/" + badID,
+		"/rest/deep/" + badID:                        "deep/" + badID,
+		"/rest/deep/" + badID + "?metafields=true":   "deep/" + badID,
+		"/rest/deep/" + goodID + "/kids":             "kids/" + childID,
+		// Children are looked up in every collection: the scan of big meets its broken one first.
+		"/rest/deep/" + goodID + "?fetchchildren=true":   "big/" + cutID,
+		"/rest/big?max=1000":                             "big/" + cutID,
+		"/rest/big?max=1000&totals=true&metafields=true": "big/" + cutID,
+		"/rest/big?max=1000&filter=filler":               "big/" + cutID,
+		"/rest/big?max=1000&sort=n&groupby=n":            "big/" + cutID,
+		"/rest/big/" + cutID:                             "big/" + cutID,
+	} {
 		r := e.do("GET", u, h, "")
-		if r.status != http.StatusInternalServerError || !strings.Contains(r.body, "deep/"+badID) {
-			t.Errorf("GET %s: %d %.200s, want a 500 naming deep/%s", u, r.status, r.body, badID)
+		if r.status != http.StatusInternalServerError || !strings.Contains(r.body, id) ||
+			!strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || !strings.Contains(r.body, `"name":"InternalError"`) {
+			t.Errorf("GET %s: %d %q %.200s, want our JSON 500 naming %s", u, r.status, r.header.Get("Content-Type"), r.body, id)
 		}
 	}
-	if !strings.Contains(logs.String(), badID) {
-		t.Errorf("the log does not name the document")
+	if r := e.do("PUT", "/rest/deep/"+badID, h, `{"n":3}`); r.status != http.StatusInternalServerError || !strings.Contains(r.body, badID) {
+		t.Errorf("PUT of the undecodable document: %d %.200s", r.status, r.body)
 	}
-	if r := e.do("DELETE", "/rest/deep/"+badID, with(h, "If-Match", `"0"`), ""); r.status != http.StatusOK {
-		t.Fatalf("DELETE of the undecodable document: %d %s", r.status, r.body)
+	for _, id := range []string{badID, cutID, childID} {
+		if !strings.Contains(logs.String(), id) {
+			t.Errorf("the log does not name %s", id)
+		}
+	}
+	// Pages that do not hold it are served: it was skipped by a partial decode, or paged past.
+	if r := e.do("GET", "/rest/big?max=100", h, ""); r.status != http.StatusOK || r.header.Get("Content-Length") != "" {
+		t.Errorf("a streamed page without the broken document: %d, Content-Length %q", r.status, r.header.Get("Content-Length"))
+	}
+	// A document cut short has no readable _version: If-Match cannot be checked (500 naming
+	// it), and without If-Match it is deleted.
+	if r := e.do("DELETE", "/rest/big/"+cutID, with(h, "If-Match", `"0"`), ""); r.status != http.StatusInternalServerError || !strings.Contains(r.body, cutID) {
+		t.Fatalf("DELETE with If-Match of a document cut short: %d %s", r.status, r.body)
+	}
+	for del, ifMatch := range map[string]string{"/rest/deep/" + badID: `"0"`, "/rest/big/" + cutID: "", "/rest/deep/" + goodID + "/kids/" + childID: `"0"`} {
+		if r := e.do("DELETE", del, with(h, "If-Match", ifMatch), ""); r.status != http.StatusOK {
+			t.Fatalf("DELETE %s: %d %s", del, r.status, r.body)
+		}
 	}
 	if r := e.do("GET", "/rest/deep", h, ""); r.status != http.StatusOK || !strings.Contains(r.body, `"n":1`) {
 		t.Fatalf("after the delete: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/rest/big?max=1000&filter=filler", h, ""); r.status != http.StatusOK || strings.Count(r.body, `"_id"`) != 100 {
+		t.Fatalf("after the delete: %d %.200s", r.status, r.body)
+	}
+}
+
+// TestAggregateGroupsAreBoundedOverHTTP: an aggregate answer of more groups than
+// query.DefaultMaxGroups is our JSON 400 naming groupby; the same query narrowed is answered.
+func TestAggregateGroupsAreBoundedOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	docs := make([]store.Doc, query.DefaultMaxGroups+1)
+	for i := range docs {
+		docs[i] = store.Doc{"n": float64(i)}
+	}
+	if _, err := e.st.Insert("many", docs, "api"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", "/rest/many?groupby=n&aggregate=COUNT:all", key(fullKey), "")
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, `"field":"groupby"`) || !strings.Contains(r.body, "groups") {
+		t.Fatalf("%d groups: %d %.300s, want a 400 naming groupby", len(docs), r.status, r.body)
+	}
+	q := url.QueryEscape(`{"n":{"$lt":100}}`)
+	if r := e.do("GET", "/rest/many?groupby=n&aggregate=COUNT:all&q="+q, key(fullKey), ""); r.status != http.StatusOK || !strings.Contains(r.body, `"99":{"COUNT:all":1}`) {
+		t.Fatalf("narrowed: %d %.300s", r.status, r.body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -145,10 +146,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Handle registers h for pattern, with the server's error mapping.
 func (s *Server) Handle(pattern string, h HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQueryString(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// checkQueryString refuses a query string that does not decode (?q=%zz): net/url's Query drops
+// such a parameter without a word, and a handler would then run as if it had not been sent
+// (a child query answering every child, say).
+func checkQueryString(r *http.Request) error {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return NewError(http.StatusBadRequest, "the query string does not decode: %s", truncate(err.Error()))
+	}
+	return nil
 }
 
 // HandleAuthenticated registers h for pattern; h runs only for a caller with valid credentials.

@@ -10,7 +10,10 @@
 // which writes exactly what json.Marshal (or an Encoder without HTML escaping) would; both
 // avoid reflection. fields.go works on stored documents without decoding them in full:
 // DecodeFields walks a document once and decodes only the named top-level fields, and
-// AppendObjectWithout copies a document minus some fields. make bench and the package's
+// AppendObjectWithout copies a document minus some fields (AppendObjectOnly: only some),
+// EachString yields its string values for a full-text search. check.go's CheckDoc tells, without
+// building anything, whether the decoder would read a stored document: readers that copy stored
+// JSON run it, so they refuse a damaged document as decoding readers do. make bench and the package's
 // benchmarks (BenchmarkDecodeDoc, BenchmarkEncodeDoc) measure them against encoding/json; the
 // figures are in the README's performance section.
 //

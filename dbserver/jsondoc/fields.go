@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A cheap filter path for stored documents. Decoding a whole document into a map costs
@@ -28,32 +29,42 @@ var errBadDoc = errors.New("jsondoc: decoding document: malformed JSON")
 // the document lacks are absent from the result, as they would be from DecodeDoc's.
 func DecodeFields(raw []byte, fields []string) (Doc, error) {
 	d := make(Doc, len(fields))
+	if err := DecodeFieldsInto(d, raw, fields); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DecodeFieldsInto is DecodeFields into d, which it clears first: a caller that needs the
+// fields of one document at a time reuses one map.
+func DecodeFieldsInto(d Doc, raw []byte, fields []string) error {
+	clear(d)
 	if len(fields) == 0 {
-		return d, nil
+		return nil
 	}
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
-		return nil, errBadDoc
+		return errBadDoc
 	}
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
-		return d, nil
+		return nil
 	}
 	left := len(fields)
 	for i < len(raw) {
 		if raw[i] != '"' {
-			return nil, errBadDoc
+			return errBadDoc
 		}
 		kEnd, escaped := stringEnd(raw, i)
 		if kEnd < 0 {
-			return nil, errBadDoc
+			return errBadDoc
 		}
 		var key string
 		want := false
 		if escaped {
 			k, err := unquote(raw[i:kEnd])
 			if err != nil {
-				return nil, err
+				return err
 			}
 			key, want = k, contains(fields, k)
 		} else {
@@ -67,37 +78,37 @@ func DecodeFields(raw []byte, fields []string) (Doc, error) {
 		}
 		i = skipSpace(raw, kEnd)
 		if i >= len(raw) || raw[i] != ':' {
-			return nil, errBadDoc
+			return errBadDoc
 		}
 		i = skipSpace(raw, i+1)
 		vEnd := valueEnd(raw, i)
 		if vEnd <= i {
-			return nil, errBadDoc
+			return errBadDoc
 		}
 		if want {
 			v, err := decodeValue(raw[i:vEnd])
 			if err != nil {
-				return nil, err
+				return err
 			}
 			d[key] = v
 			if left--; left == 0 {
-				return d, nil
+				return nil
 			}
 		}
 		i = skipSpace(raw, vEnd)
 		if i >= len(raw) {
-			return nil, errBadDoc
+			return errBadDoc
 		}
 		switch raw[i] {
 		case ',':
 			i = skipSpace(raw, i+1)
 		case '}':
-			return d, nil
+			return nil
 		default:
-			return nil, errBadDoc
+			return errBadDoc
 		}
 	}
-	return nil, errBadDoc
+	return errBadDoc
 }
 
 // unquote decodes a JSON string token with escapes (kept apart so that the common path's
@@ -226,7 +237,13 @@ func valueEnd(b []byte, i int) int {
 // begins with '_' (the system fields), the keys to drop form one run and the rest of the
 // document after the first plain key sorting above '_' is copied without being looked at.
 func AppendObjectWithout(dst, raw []byte, drop []string) ([]byte, error) {
-	return appendObjectWithout(dst, raw, drop, allUnderscored(drop))
+	return appendObjectWithout(dst, raw, drop, false, allUnderscored(drop))
+}
+
+// AppendObjectOnly appends the stored JSON object raw to dst with only its top-level fields
+// named in keep, copied byte for byte: a projection on top-level fields without decoding.
+func AppendObjectOnly(dst, raw []byte, keep []string) ([]byte, error) {
+	return appendObjectWithout(dst, raw, keep, true, false)
 }
 
 func allUnderscored(names []string) bool {
@@ -238,9 +255,10 @@ func allUnderscored(names []string) bool {
 	return true
 }
 
-// appendObjectWithout is AppendObjectWithout; sortedTail allows the copy of the rest of the
-// document once past the keys that can begin with '_'.
-func appendObjectWithout(dst, raw []byte, drop []string, sortedTail bool) ([]byte, error) {
+// appendObjectWithout is AppendObjectWithout, or AppendObjectOnly when only (names lists the
+// fields to keep, not to drop); sortedTail allows the copy of the rest of the document once
+// past the keys that can begin with '_'.
+func appendObjectWithout(dst, raw []byte, drop []string, only, sortedTail bool) ([]byte, error) {
 	end := len(raw)
 	for end > 0 && isSpace(raw[end-1]) {
 		end--
@@ -299,6 +317,9 @@ func appendObjectWithout(dst, raw []byte, drop []string, sortedTail bool) ([]byt
 		if vEnd <= i {
 			return nil, errBadDoc
 		}
+		if only {
+			skip = !skip
+		}
 		if !skip {
 			if !first {
 				dst = append(dst, ',')
@@ -322,4 +343,158 @@ func appendObjectWithout(dst, raw []byte, drop []string, sortedTail bool) ([]byt
 		}
 	}
 	return nil, errBadDoc
+}
+
+// EachString calls fn with every string value of the stored document raw (not its keys),
+// nested ones included, except those under the top-level fields whose names begin with '_'
+// (the system fields), until fn returns false. fn gets the decoded string as bytes: a slice of
+// raw itself when the string needs no decoding (no escapes, valid UTF-8), so the walk usually
+// allocates nothing; it is valid only during the call. A full-text filter runs on it without
+// decoding the document.
+func EachString(raw []byte, fn func(s []byte) bool) error {
+	w := stringWalker{b: raw, fn: fn}
+	w.skipSpace()
+	if w.i >= len(w.b) || w.b[w.i] != '{' {
+		return errBadDoc
+	}
+	w.value(0, true)
+	if w.err != nil {
+		return w.err
+	}
+	if w.stop {
+		return nil
+	}
+	w.skipSpace()
+	if w.i != len(w.b) {
+		return errBadDoc
+	}
+	return nil
+}
+
+type stringWalker struct {
+	b    []byte
+	i    int
+	fn   func([]byte) bool
+	stop bool
+	err  error
+}
+
+func (w *stringWalker) skipSpace() { w.i = skipSpace(w.b, w.i) }
+
+// value walks the value at w.i; top is true for the document itself, whose '_' fields are
+// skipped. It returns false once the walk ends (fn said stop, or an error).
+func (w *stringWalker) value(depth int, top bool) bool {
+	if w.i >= len(w.b) || depth > MaxDecodeDepth {
+		w.err = errBadDoc
+		return false
+	}
+	switch w.b[w.i] {
+	case '"':
+		s, ok := w.str()
+		if !ok {
+			return false
+		}
+		if !w.fn(s) {
+			w.stop = true
+			return false
+		}
+		return true
+	case '{', '[':
+		object := w.b[w.i] == '{'
+		closing := byte(']')
+		if object {
+			closing = '}'
+		}
+		w.i = skipSpace(w.b, w.i+1)
+		if w.i < len(w.b) && w.b[w.i] == closing {
+			w.i++
+			return true
+		}
+		for {
+			w.skipSpace()
+			skip := false
+			if object {
+				if w.i >= len(w.b) || w.b[w.i] != '"' {
+					w.err = errBadDoc
+					return false
+				}
+				key, ok := w.str()
+				if !ok {
+					return false
+				}
+				skip = top && len(key) > 0 && key[0] == '_'
+				w.skipSpace()
+				if w.i >= len(w.b) || w.b[w.i] != ':' {
+					w.err = errBadDoc
+					return false
+				}
+				w.i = skipSpace(w.b, w.i+1)
+			}
+			if skip {
+				end := valueEnd(w.b, w.i)
+				if end <= w.i {
+					w.err = errBadDoc
+					return false
+				}
+				w.i = end
+			} else if !w.value(depth+1, false) {
+				return false
+			}
+			w.skipSpace()
+			if w.i >= len(w.b) {
+				w.err = errBadDoc
+				return false
+			}
+			switch w.b[w.i] {
+			case ',':
+				w.i++
+			case closing:
+				w.i++
+				return true
+			default:
+				w.err = errBadDoc
+				return false
+			}
+		}
+	}
+	// A number or a literal: skipped (the caller checks the document separately when it must).
+	end := valueEnd(w.b, w.i)
+	if end <= w.i {
+		w.err = errBadDoc
+		return false
+	}
+	w.i = end
+	return true
+}
+
+// str reads the string token at w.i: the bytes between the quotes when they need no decoding,
+// else the decoded string.
+func (w *stringWalker) str() ([]byte, bool) {
+	end, escaped := stringEnd(w.b, w.i)
+	if end < 0 {
+		w.err = errBadDoc
+		return nil, false
+	}
+	tok := w.b[w.i:end]
+	w.i = end
+	if !escaped || !needsDecoding(tok[1:len(tok)-1]) {
+		return tok[1 : len(tok)-1], true
+	}
+	s, err := unquote(tok)
+	if err != nil {
+		w.err = err
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// needsDecoding reports whether the inside of a string token differs from its value: escapes,
+// control bytes, invalid UTF-8 (stringEnd flags all non-ASCII as escaped, to be safe).
+func needsDecoding(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c < 0x20 {
+			return true
+		}
+	}
+	return !utf8.Valid(b)
 }

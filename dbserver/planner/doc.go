@@ -23,12 +23,25 @@
 //
 // Every candidate is still tested by the whole query, so an index changes how much is read,
 // never the answer. Candidates are matched on a partial decode of only the fields the query
-// (and Options.Allow) reads (jsondoc.DecodeFields). When the answer is a page of whole documents
-// (query.Request.Plain), the matches are sorted on a partial decode of their sort fields
-// (query.Request.PageOf) and the page is written from the stored JSON itself, without the
-// hidden system fields (jsondoc.AppendObjectWithout): documents are never decoded in full. Other
-// answers decode the matches in full and go through query.Request.Result. Both give the same
-// JSON values; the raw page keeps the stored form of strings, where <, > and & are escaped.
+// (and Options.Allow) reads (jsondoc.DecodeFields); a full-text filter, or an Allow that names
+// no fields, decodes them whole. When the answer holds documents (query.Request.Paged: a page,
+// projected by $fields or not, or groupby alone), the matches are kept as their stored bytes
+// with the fields they are sorted on (query.Request.AnswerFields), sorted and paged
+// (query.Request.PageOf), and the page is written from the stored JSON itself: copied without
+// the hidden system fields (jsondoc.AppendObjectWithout), or, under $fields, decoded one document
+// at a time and presented (query.Request.Present); groupby files the page's documents under
+// their keys (query.Request.GroupKeys) and writes the groups in sorted order. Aggregate answers
+// fold each match, partially decoded, into a query.Aggregator and never keep the documents.
+// All of these give the JSON values query.Request.Result gives; a copied document keeps the
+// stored form of its strings, where <, > and & are escaped.
+//
+// # Damaged documents
+//
+// Every document written to a page, or folded into an aggregate, is checked first
+// (jsondoc.CheckDoc: exactly what the decoder accepts, without building anything), all of a
+// page's before its first byte; one that fails is a *store.CorruptError naming it, before
+// Options.Stream is called. A document tested on a few fields and not returned is not checked
+// beyond them.
 //
 // # Cost
 //
@@ -44,8 +57,8 @@
 // A page written from stored JSON that passes StreamChunk goes to Options.Stream in chunks,
 // inside the read transaction, so a caller never holds it whole; a scan for a page sorted by
 // _id keeps only the stored bytes of its matches, and one without conditions decodes nothing.
-// Answers that need decoded documents (filter, $fields, groupby, aggregates) are still built
-// whole.
+// That holds for every answer of documents (filter, $fields and groupby included). Aggregate
+// answers hold running values per group, at most Options.MaxGroups groups.
 //
 // # Caveats
 //

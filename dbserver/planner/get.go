@@ -51,6 +51,11 @@ func Get(st *store.Store, coll, id string, metafields bool, opts Options) (any, 
 			return store.ErrNotFound
 		}
 		version = jsondoc.Version(meta)
+		// Copied, not decoded: checked first, so that what is sent is what a decoding
+		// read would accept, and one that does not decode is refused as the other reads refuse it.
+		if err := jsondoc.CheckDoc(raw); err != nil {
+			return store.Corrupt(coll, raw, err)
+		}
 		b, err := jsondoc.AppendObjectWithout(make([]byte, 0, len(raw)), raw, jsondoc.SystemFields())
 		out = json.RawMessage(b)
 		return store.Corrupt(coll, raw, err)

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,6 +70,9 @@ type Options struct {
 	// Buffer, when not nil, receives a page written from stored JSON (from its start; it is
 	// grown as needed), so that a caller can recycle the memory of its answers.
 	Buffer []byte
+	// MaxGroups bounds the groups of an aggregate answer (0: query.DefaultMaxGroups); past it
+	// Execute fails with a *query.Error naming groupby.
+	MaxGroups int
 }
 
 // StreamChunk is the size of the chunks a streamed page is written in (Options.Stream).
@@ -111,6 +115,9 @@ func Execute(st *store.Store, coll string, req *query.Request, opts Options) (an
 	if err != nil {
 		return nil, e.plan, fmt.Errorf("planner: querying %s: %w", coll, err)
 	}
+	if e.agg != nil {
+		return e.agg.Result(), e.plan, nil
+	}
 	if !e.raw {
 		return req.Result(e.matched), e.plan, nil
 	}
@@ -121,7 +128,11 @@ func Execute(st *store.Store, coll string, req *query.Request, opts Options) (an
 // No query field can be named so: Execute checks.
 const rawKey = "\x00raw"
 
-// rawResult writes the page from the stored JSON of the matches.
+// rawResult writes the page from the stored JSON of the matches: each document copied
+// without its hidden system fields, or decoded and presented when $fields projects it, in one
+// array or in groupby's groups. Every document of the page is checked first (CheckDoc), so a
+// page holding one that does not decode fails before anything is written or streamed. A page
+// past StreamChunk goes to Options.Stream in chunks.
 func (e *exec) rawResult() (any, error) {
 	var page [][]byte
 	total := 0
@@ -141,82 +152,185 @@ func (e *exec) rawResult() (any, error) {
 			page[i] = e.raws[d[rawKey].(int)]
 		}
 	}
-	var drop []string
-	if !e.req.Metafields {
-		drop = jsondoc.SystemFields()
-	}
 	size := 2 + len(page)
 	for _, raw := range page {
+		if err := jsondoc.CheckDoc(raw); err != nil {
+			return nil, store.Corrupt(e.coll, raw, err)
+		}
 		size += len(raw)
 	}
-	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
-	if e.opts.Stream != nil && size > StreamChunk {
-		return e.stream(page, drop, totals, size)
-	}
-	buf := slices.Grow(e.opts.Buffer[:0], size)
-	buf = append(buf, '[')
-	for i, raw := range page {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
+	grouped := len(e.req.GroupBy) > 0
+	var keys [][]string
+	var order []int
+	if grouped {
 		var err error
-		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
-			return nil, store.Corrupt(e.coll, raw, err)
-		}
-	}
-	buf = append(buf, ']')
-	if e.req.Totals {
-		return RawPage{Data: buf, Totals: totals}, nil
-	}
-	return json.RawMessage(buf), nil
-}
-
-// stream writes the page to Options.Stream in chunks: the JSON that rawResult's answer
-// encodes to (RawPage with totals), without holding it whole.
-func (e *exec) stream(page [][]byte, drop []string, totals query.Totals, size int) (any, error) {
-	w := e.opts.Stream(e.plan, size)
-	buf := e.opts.Buffer[:0]
-	var sent int64
-	flush := func(force bool) error {
-		if len(buf) < StreamChunk && !force {
-			return nil
-		}
-		n, err := w.Write(buf)
-		sent += int64(n)
-		buf = buf[:0]
-		if err != nil {
-			return &StreamError{err}
-		}
-		return nil
-	}
-	if e.req.Totals {
-		buf = append(buf, `{"data":`...)
-	}
-	buf = append(buf, '[')
-	for i, raw := range page {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		var err error
-		if buf, err = jsondoc.AppendObjectWithout(buf, raw, drop); err != nil {
-			return nil, store.Corrupt(e.coll, raw, err)
-		}
-		if err := flush(false); err != nil {
+		if keys, order, err = e.groupPage(page); err != nil {
 			return nil, err
 		}
 	}
-	buf = append(buf, ']')
-	if e.req.Totals {
+	totals := query.Totals{Total: total, Count: len(page), Skip: e.req.Skip, Max: e.req.Max}
+	withTotals := e.req.Totals && !grouped
+	pw := &pageWriter{buf: e.opts.Buffer[:0]}
+	if e.opts.Stream != nil && size > StreamChunk {
+		pw.w = e.opts.Stream(e.plan, size)
+		if withTotals {
+			pw.buf = append(pw.buf, `{"data":`...)
+		}
+	} else {
+		pw.buf = slices.Grow(pw.buf, size)
+	}
+	var err error
+	if grouped {
+		err = e.writeGroups(pw, page, keys, order, 0)
+	} else {
+		err = e.writeDocs(pw, page, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pw.w == nil {
+		if withTotals {
+			return RawPage{Data: pw.buf, Totals: totals}, nil
+		}
+		return json.RawMessage(pw.buf), nil
+	}
+	if withTotals {
 		t, err := json.Marshal(totals)
 		if err != nil {
 			return nil, err
 		}
-		buf = append(append(append(buf, `,"totals":`...), t...), '}')
+		pw.buf = append(append(append(pw.buf, `,"totals":`...), t...), '}')
 	}
-	if err := flush(true); err != nil {
+	if err := pw.flush(true); err != nil {
 		return nil, err
 	}
-	return Streamed{Bytes: sent}, nil
+	return Streamed{Bytes: pw.sent}, nil
+}
+
+// pageWriter collects a page in buf; with w (a streamed page) it hands buf to w whenever it
+// passes StreamChunk, so it never holds more than about a chunk.
+type pageWriter struct {
+	buf  []byte
+	w    io.Writer
+	sent int64
+}
+
+func (p *pageWriter) flush(force bool) error {
+	if p.w == nil || len(p.buf) < StreamChunk && !force {
+		return nil
+	}
+	n, err := p.w.Write(p.buf)
+	p.sent += int64(n)
+	p.buf = p.buf[:0]
+	if err != nil {
+		return &StreamError{err}
+	}
+	return nil
+}
+
+// writeDocs writes the documents of page (those at the indexes idx, or all when idx is nil)
+// as a JSON array.
+func (e *exec) writeDocs(pw *pageWriter, page [][]byte, idx []int) error {
+	var drop []string
+	if !e.req.Metafields {
+		drop = jsondoc.SystemFields()
+	}
+	// An including projection reads a few fields: only those are decoded, or, when they are
+	// all top-level ones, copied from the stored JSON as they are.
+	fields, partial := e.req.PresentFields()
+	keep, copied := e.req.PresentKeeps()
+	n := len(page)
+	if idx != nil {
+		n = len(idx)
+	}
+	pw.buf = append(pw.buf, '[')
+	for i := range n {
+		raw := page[i]
+		if idx != nil {
+			raw = page[idx[i]]
+		}
+		if i > 0 {
+			pw.buf = append(pw.buf, ',')
+		}
+		var err error
+		if copied {
+			pw.buf, err = jsondoc.AppendObjectOnly(pw.buf, raw, keep)
+		} else if e.req.Projected() {
+			var d store.Doc
+			if partial {
+				d, err = jsondoc.DecodeFields(raw, fields)
+			} else {
+				d, err = jsondoc.DecodeDoc(raw)
+			}
+			if err == nil {
+				pw.buf, err = jsondoc.AppendJSON(pw.buf, e.req.Present(d), false)
+			}
+		} else {
+			pw.buf, err = jsondoc.AppendObjectWithout(pw.buf, raw, drop)
+		}
+		if err != nil {
+			return store.Corrupt(e.coll, raw, err)
+		}
+		if err := pw.flush(false); err != nil {
+			return err
+		}
+	}
+	pw.buf = append(pw.buf, ']')
+	return nil
+}
+
+// groupPage returns the groupby keys of each document of page (Request.GroupKeys on the fields
+// the keys read), and the page's indexes ordered by them, in page order within a group: the
+// order Result's groups are written in (encoding/json sorts a map's keys). A page holds a flat
+// list of keys, not a tree of groups, so grouping costs about a string per document and level.
+func (e *exec) groupPage(page [][]byte) (keys [][]string, order []int, err error) {
+	levels := len(e.req.GroupBy)
+	all := make([]string, len(page)*levels)
+	keys = make([][]string, len(page))
+	order = make([]int, len(page))
+	fields := e.req.GroupFields()
+	p := make(store.Doc, len(fields))
+	for i, raw := range page {
+		// One map, decoded into again for each document: only the keys are kept.
+		if err := jsondoc.DecodeFieldsInto(p, raw, fields); err != nil {
+			return nil, nil, store.Corrupt(e.coll, raw, err)
+		}
+		keys[i] = e.req.GroupKeys(all[i*levels:i*levels:(i+1)*levels], p)
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return slices.Compare(keys[a], keys[b]) })
+	return keys, order, nil
+}
+
+// writeGroups writes the documents of page at the indexes idx (ordered by groupPage, all with
+// the same keys before level) as Result's groupby answer from level on: an object of the keys
+// at level, each holding the next level or, past the last, the array of its documents.
+func (e *exec) writeGroups(pw *pageWriter, page [][]byte, keys [][]string, idx []int, level int) error {
+	if level == len(e.req.GroupBy) {
+		return e.writeDocs(pw, page, idx)
+	}
+	pw.buf = append(pw.buf, '{')
+	for start := 0; start < len(idx); {
+		k := keys[idx[start]][level]
+		end := start + 1
+		for end < len(idx) && keys[idx[end]][level] == k {
+			end++
+		}
+		if start > 0 {
+			pw.buf = append(pw.buf, ',')
+		}
+		var err error
+		if pw.buf, err = jsondoc.AppendJSON(pw.buf, k, false); err != nil {
+			return err
+		}
+		pw.buf = append(pw.buf, ':')
+		if err := e.writeGroups(pw, page, keys, idx[start:end], level+1); err != nil {
+			return err
+		}
+		start = end
+	}
+	pw.buf = append(pw.buf, '}')
+	return nil
 }
 
 type exec struct {
@@ -225,18 +339,23 @@ type exec struct {
 	req  *query.Request
 	opts Options
 
-	fields  []string // fields for the partial decode; nil: decode in full
-	limit   int      // matches after which an ordered read may stop; -1: never
-	matched []store.Doc
-	raw     bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
-	raws    [][]byte // stored bytes of the matches, when raw: valid only in the read transaction
-	plan    Plan
+	fields []string // fields for the partial decode; nil: decode in full
+	// answerFields are the top-level fields the answer reads beyond the conditions
+	// (query.Request.AnswerFields).
+	answerFields []string
+	agg          *query.Aggregator // the aggregates of an aggregate answer, folded in as matches come
+	limit        int               // matches after which an ordered read may stop; -1: never
+	matched      []store.Doc
+	raw          bool     // answer from stored JSON: matched holds partial decodes, raws the bytes
+	raws         [][]byte // stored bytes of the matches, when raw: valid only in the read transaction
+	plan         Plan
 
 	// In order (see ordered): the matches so far are only in raws, already in the page's
 	// order, with their sort values and ids kept for a return to matched.
 	inOrder    bool
 	scanOrder  bool // a scan in _id order for a page sorted by _id: matches only in raws
 	matchAll   bool // every document matches (no condition, no filter, no Allow)
+	noConds    bool // no condition and no Allow (a filter may remain)
 	orderField string
 	orderVals  []any
 	orderIDs   [][]byte
@@ -256,15 +375,21 @@ func (e *exec) setup() {
 			e.matched = make([]store.Doc, 0, min(e.limit, 1024))
 		}
 	}
-	if len(r.Filter) > 0 || e.opts.Allow != nil && e.opts.AllowFields == nil {
-		return
+	if !r.Paged() {
+		// Aggregates are folded in as the matches come: memory per group, not per match.
+		e.agg = r.NewAggregator(cmp.Or(e.opts.MaxGroups, query.DefaultMaxGroups))
 	}
+	e.answerFields = r.AnswerFields()
 	f, ok := r.Match.Fields()
-	if !ok {
+	if !ok || e.opts.Allow != nil && e.opts.AllowFields == nil {
+		// Matching needs whole documents; a page is still written from the stored JSON.
+		e.raw = r.Paged()
+		e.plan.Raw = e.raw
 		return
 	}
 	e.matchReadsID = slices.Contains(f, jsondoc.FieldID)
-	e.matchAll = r.Match.MatchesAll() && e.opts.Allow == nil
+	e.noConds = r.Match.MatchesAll() && e.opts.Allow == nil
+	e.matchAll = e.noConds && len(r.Filter) == 0
 	add := func(list []string) {
 		for _, a := range list {
 			if !slices.Contains(f, a) {
@@ -273,8 +398,8 @@ func (e *exec) setup() {
 		}
 	}
 	add(e.opts.AllowFields)
-	if r.Plain() {
-		add(r.SortFields())
+	add(e.answerFields)
+	if r.Paged() {
 		e.raw = !slices.Contains(f, rawKey)
 		e.plan.Raw = e.raw
 	}
@@ -324,8 +449,18 @@ func (e *exec) consider(raw []byte) error {
 	}
 	e.leaveOrder()
 	e.plan.Examined++
-	if e.scanOrder && e.matchAll {
-		// Nothing to test, nothing to sort by but the walk's order: not even a partial decode.
+	if e.scanOrder && e.noConds {
+		// Nothing to test but a full-text filter (on the stored JSON), nothing to sort by but
+		// the walk's order: not even a partial decode.
+		if !e.matchAll {
+			ok, err := e.req.MatchesFilterRaw(raw)
+			if err != nil {
+				return store.Corrupt(e.coll, raw, err)
+			}
+			if !ok {
+				return nil
+			}
+		}
 		e.raws = append(e.raws, raw)
 		return nil
 	}
@@ -337,6 +472,16 @@ func (e *exec) consider(raw []byte) error {
 		if e.opts.Allow != nil && !e.opts.Allow(p) || !e.req.Match.Match(p) {
 			return nil
 		}
+		if len(e.req.Filter) > 0 {
+			// Full-text search on the stored JSON: no document is decoded to be searched.
+			ok, err := e.req.MatchesFilterRaw(raw)
+			if err != nil {
+				return store.Corrupt(e.coll, raw, err)
+			}
+			if !ok {
+				return nil
+			}
+		}
 		return e.keep(p, raw)
 	}
 	d, err := jsondoc.DecodeDoc(raw)
@@ -345,6 +490,19 @@ func (e *exec) consider(raw []byte) error {
 	}
 	if e.opts.Allow != nil && !e.opts.Allow(d) || !e.req.Matches(d) {
 		return nil
+	}
+	switch {
+	case e.agg != nil:
+		return e.agg.Add(d)
+	case e.raw:
+		// Only what the page is picked by is kept with the stored bytes, not the whole.
+		p := make(store.Doc, len(e.answerFields)+1)
+		for _, f := range e.answerFields {
+			if v, ok := d[f]; ok {
+				p[f] = v
+			}
+		}
+		return e.keep(p, raw)
 	}
 	e.matched = append(e.matched, d)
 	return nil
@@ -355,7 +513,7 @@ func (e *exec) consider(raw []byte) error {
 // needs the document. Where an entry's value is a scalar, that value is then the document's,
 // and the document is read only if it matches.
 func (e *exec) covers(field string) bool {
-	if e.fields == nil || e.opts.Allow != nil || strings.Contains(field, ".") {
+	if e.fields == nil || e.opts.Allow != nil || len(e.req.Filter) > 0 || strings.Contains(field, ".") {
 		return false
 	}
 	for _, f := range e.fields {
@@ -400,9 +558,18 @@ func (e *exec) considerCovered(field string, value any, id []byte) error {
 	return e.keep(p, raw)
 }
 
-// keep records a match: its partial decode p with its stored bytes raw when the answer is
-// written from stored JSON, else the whole document.
+// keep records a match: its partial decode p (which holds every field the answer reads) into
+// the aggregates, or with its stored bytes raw when the answer is written from stored JSON,
+// else the whole document.
 func (e *exec) keep(p store.Doc, raw []byte) error {
+	if e.agg != nil {
+		// Folded in from a partial decode, but checked whole as a page's documents are: an
+		// answer over a document that does not decode fails, whatever shape it has.
+		if err := jsondoc.CheckDoc(raw); err != nil {
+			return store.Corrupt(e.coll, raw, err)
+		}
+		return e.agg.Add(p)
+	}
 	if e.scanOrder {
 		e.raws = append(e.raws, raw)
 		return nil

@@ -112,7 +112,8 @@ func randDoc(r *rand.Rand) store.Doc {
 		d["a"] = value()
 	}
 	if r.IntN(3) == 0 {
-		d["text"] = []string{"hello world", "Hello there", "nothing"}[r.IntN(3)]
+		d["text"] = []any{"hello world", "Hello there", "nothing", "HÉLLO Wörld", "say \"hello\"\n", "\u212a\xff",
+			map[string]any{"_deep": []any{"x", "hello"}}, []any{1.0, "WORLD"}}[r.IntN(8)]
 	}
 	return d
 }
@@ -167,16 +168,33 @@ func randRequest(r *rand.Rand) url.Values {
 	if r.IntN(3) == 0 {
 		v.Set("skip", fmt.Sprint(r.IntN(6)))
 	}
-	switch r.IntN(12) {
+	switch r.IntN(18) {
+	case 11:
+		v.Set("h", `{"$fields":{"s":1,"text":1,"_id":0}}`)
+	case 12:
+		v.Set("metafields", "true")
+		v.Set("h", `{"$fields":{"_id":1}}`)
 	case 0:
 		v.Set("totals", "true")
+	case 7:
+		v["groupby"] = []string{"s", "u"}
+	case 8:
+		v.Set("groupby", "a.b")
+		v["aggregate"] = []string{"AVG:n", "MAX:a.b", "MIN:u", "COUNT:c"}
+	case 9:
+		v.Set("filter", "hello")
+		v.Set("h", `{"$fields":{"n":0,"a.b":0}}`)
+	case 10:
+		v.Set("groupby", "s")
+		v.Set("metafields", "true")
+		v.Set("h", `{"$fields":{"s":1,"_version":1}}`)
 	case 1:
 		v.Set("groupby", "s")
 	case 2:
 		v.Add("aggregate", "SUM:n")
 		v.Add("aggregate", "COUNT:all")
 	case 3:
-		v.Set("filter", "hello")
+		v.Set("filter", []string{"hello", "HELLO wor", "héllo", "ö", "k", "o\"\n", "\ufffd"}[r.IntN(7)])
 	case 4:
 		v.Set("metafields", "true")
 	case 5:

@@ -14,6 +14,12 @@
 // shapes the answer so that encoding/json renders restdb.io's shapes exactly. ApplyUpdate applies
 // a PUT/PATCH body ($inc, $push, $pull, $addToSet, $set, $unset and plain fields).
 //
+// answer.go gives a planner the parts of Result, to answer without holding every match: the
+// fields an answer reads (AnswerFields), PageOf to pick a page, Present to show one document,
+// GroupKeys for groupby, MatchesFilterRaw to run the full-text filter on stored JSON, and an
+// Aggregator that folds matches into running values per group (Result uses it too), bounded by
+// a number of groups.
+//
 // Every client mistake (malformed JSON, an unknown operator or hint, a bad skip or max, $inc
 // of a non-number) is an *Error naming the field and operator at fault; the HTTP layer answers
 // it with 400.
@@ -39,7 +45,7 @@
 //   - Objects compare by their keys in sorted order, since a Go map keeps no key order.
 //   - Sorting compares whole values: an array sorts as an array, not by its smallest element
 //     as MongoDB does.
-//   - Result works on every match in memory; it is meant for collections that fit in memory.
+//   - Result works on every match in memory (the planner does not: see answer.go).
 //     Matcher.Conditions exposes the top-level equality and range conditions so a store can
 //     narrow the scan through an index first.
 //   - ApplyUpdate stores {"$date": …} values as ISO-8601 strings; $pull removes elements equal

@@ -91,14 +91,6 @@ func SortValue(doc map[string]any, path string) any {
 	return valueAt(doc, splitPath(path))
 }
 
-// Plain reports whether the answer is a page of whole documents: no $fields projection, no
-// groupby and no aggregate. A planner may then build the answer from stored documents itself
-// (PageOf picks them), presenting each without the system fields other than _id unless
-// Metafields.
-func (r *Request) Plain() bool {
-	return r.proj == nil && len(r.GroupBy) == 0 && len(r.Aggregates) == 0
-}
-
 // SortFields returns the top-level fields the request's order reads, _id included.
 func (r *Request) SortFields() []string {
 	out := []string{jsondoc.FieldID}

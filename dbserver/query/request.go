@@ -53,6 +53,8 @@ type Request struct {
 	Aggregates []Aggregate
 
 	proj *projection
+	// groupFields are GroupBy parsed, once GroupKeys needs them.
+	groupFields []groupField
 }
 
 // ParseRequest parses the query-string parameters of a collection GET: q, h, filter, sort,

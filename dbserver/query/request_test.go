@@ -122,6 +122,9 @@ func TestParseRequestErrors(t *testing.T) {
 		"skip not integer":        {"skip=1.5", "skip", ""},
 		"max as a JSON string":    {`max="5"`, "max", ""},
 		"max in hex":              {"max=0x10", "max", ""},
+		"skip as a JSON string":   {`skip="2"`, "skip", ""},
+		"hint max as a string":    {url.Values{"h": {`{"$max":"1"}`}}.Encode(), "h", "$max"},
+		"hint skip as a string":   {url.Values{"h": {`{"$skip":"2"}`}}.Encode(), "h", "$skip"},
 		"bad dir":                 {"sort=a&dir=up", "dir", ""},
 		"bad totals":              {"totals=maybe", "totals", ""},
 		"bad metafields":          {"metafields=yes", "metafields", ""},
@@ -220,5 +223,30 @@ func TestMatchesNeedsQueryAndFilter(t *testing.T) {
 	}
 	if !strings.Contains((&Error{Field: "q"}).Error(), "q") {
 		t.Error("Error must name its field")
+	}
+}
+
+// TestIntegralNumbersInAnyNotation: max, skip, $max and $skip take a JSON number with an
+// integral value in any notation, alike.
+func TestIntegralNumbersInAnyNotation(t *testing.T) {
+	for q, want := range map[string][2]int{
+		"max=1e1&skip=2E0":  {10, 2},
+		"max=10.0&skip=0.0": {10, 0},
+		"max=5&skip=3":      {5, 3},
+		url.Values{"h": {`{"$max":1e1,"$skip":3.0}`}}.Encode(): {10, 3},
+		url.Values{"h": {`{"$max":2E+1,"$skip":0}`}}.Encode():  {20, 0},
+	} {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ParseRequest(v, Options{})
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		if r.Max != want[0] || r.Skip != want[1] {
+			t.Errorf("%s: max %d, skip %d; want %v", q, r.Max, r.Skip, want)
+		}
 	}
 }

@@ -31,10 +31,11 @@ type Totals struct {
 // to the plain array answer; with groupby or aggregate it is ignored.
 func (r *Request) Result(matched []map[string]any) any {
 	if len(r.Aggregates) > 0 {
-		if len(r.GroupBy) > 0 {
-			return r.groupAggregates(matched, r.GroupBy)
+		a := r.NewAggregator(0)
+		for _, d := range matched {
+			_ = a.Add(d) // without a bound on the groups, Add cannot fail
 		}
-		return r.aggregate(matched)
+		return a.Result()
 	}
 	docs := r.sorted(matched)
 	total := len(docs)
@@ -138,19 +139,6 @@ func (r *Request) groupDocs(docs []map[string]any, fields []string) map[string]a
 	return out
 }
 
-func (r *Request) groupAggregates(docs []map[string]any, fields []string) map[string]any {
-	groups := groupBy(docs, fields[0])
-	out := make(map[string]any, len(groups))
-	for k, g := range groups {
-		if len(fields) > 1 {
-			out[k] = r.groupAggregates(g, fields[1:])
-		} else {
-			out[k] = r.aggregate(g)
-		}
-	}
-	return out
-}
-
 // groupKey names a group: strings as they are, null and missing as "null", anything else as
 // its JSON text, so 3 and "3" share a group.
 func groupKey(v any) string {
@@ -160,60 +148,11 @@ func groupKey(v any) string {
 	case string:
 		return t
 	}
-	b, err := json.Marshal(v)
+	b, err := jsondoc.AppendJSON(nil, v, true)
 	if err != nil {
 		return "null"
 	}
 	return string(b)
-}
-
-// aggregate computes every aggregate over all the documents; AVG, MIN and MAX over no numbers
-// are null, SUM is 0.
-func (r *Request) aggregate(docs []map[string]any) map[string]any {
-	out := make(map[string]any, len(r.Aggregates))
-	for _, a := range r.Aggregates {
-		if a.Fn == "COUNT" {
-			out[a.Label()] = len(docs)
-			continue
-		}
-		parts := splitPath(a.Field)
-		var sum float64
-		var n int
-		var lo, hi float64
-		for _, d := range docs {
-			x, ok := Number(valueAt(d, parts))
-			if !ok {
-				continue
-			}
-			if n == 0 || x < lo {
-				lo = x
-			}
-			if n == 0 || x > hi {
-				hi = x
-			}
-			sum += x
-			n++
-		}
-		var v any
-		switch a.Fn {
-		case "SUM":
-			v = sum
-		case "AVG":
-			if n > 0 {
-				v = sum / float64(n)
-			}
-		case "MIN":
-			if n > 0 {
-				v = lo
-			}
-		case "MAX":
-			if n > 0 {
-				v = hi
-			}
-		}
-		out[a.Label()] = v
-	}
-	return out
 }
 
 // projection is a parsed $fields hint.

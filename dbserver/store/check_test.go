@@ -97,3 +97,45 @@ func TestUndecodableDocumentsCanBeDeletedAndRepaired(t *testing.T) {
 		t.Fatalf("%d documents after the repair, want the 2 good ones", n)
 	}
 }
+
+// TestADocumentCutShortCanBeDeleted: a document cut short has no readable _version or owner.
+// Delete and DeleteMany remove it when nothing but observers wants those (observers are told of
+// a deletion with no owner); with a version to check or an owner check, they name it.
+func TestADocumentCutShortCanBeDeleted(t *testing.T) {
+	var deletions []Change
+	s := openTest(t, Options{OnCommit: func(cs []Change) {
+		for _, c := range cs {
+			if c.Op == OpDelete {
+				deletions = append(deletions, c)
+			}
+		}
+	}})
+	mustInsert(t, s, "c", Doc{"n": 1.0})
+	ids := s.ids.next(2)
+	for _, id := range ids {
+		putRaw(t, s, "c", id, `{"_id":"`+id.String()+`","_version":0,"n":2,"text":"cut sh`)
+	}
+	var ce *CorruptError
+	if err := s.Delete("c", ids[0].String(), 0, nil); !errors.As(err, &ce) || ce.ID != ids[0].String() {
+		t.Fatalf("Delete with a version: %v, want a CorruptError naming it", err)
+	}
+	if err := s.Delete("c", ids[0].String(), AnyVersion, func(Doc) error { return nil }); !errors.As(err, &ce) {
+		t.Fatalf("Delete with an owner check: %v, want a CorruptError", err)
+	}
+	if _, err := s.DeleteMany("c", []string{ids[1].String()}, func(Doc) bool { return true }); !errors.As(err, &ce) {
+		t.Fatalf("DeleteMany with an owner check: %v, want a CorruptError", err)
+	}
+	if err := s.Delete("c", ids[0].String(), AnyVersion, nil); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if got, err := s.DeleteMany("c", []string{ids[1].String()}, nil); err != nil || len(got) != 1 {
+		t.Fatalf("DeleteMany: %v %v", got, err)
+	}
+	if len(deletions) != 2 || deletions[0].ID != ids[0].String() || deletions[0].CreatedBy != "" {
+		t.Fatalf("observers were told %+v", deletions)
+	}
+	rep, err := s.Check(false, nil)
+	if err != nil || len(rep.Problems) != 0 || rep.Documents != 1 {
+		t.Fatalf("after the deletes: %+v %v", rep, err)
+	}
+}

@@ -414,7 +414,8 @@ func (s *Store) prepareUpdate(v []byte, expectVersion int64, user string, apply 
 // Delete removes one document after checking expectVersion (AnyVersion = any) and allow, which
 // may be nil and may veto by returning an error (ErrNotFound for a document the caller may not see).
 // allow gets only the document's _version, _createdby and the top-level allowFields: deleting
-// never decodes the whole document, so a document that cannot be decoded can still be deleted.
+// never decodes the whole document, so a document that cannot be decoded can still be deleted;
+// one cut short, whose _version or owner cannot be read, only without expectVersion and allow.
 func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) error, allowFields ...string) error {
 	key, ok := docKey(id)
 	if !ok {
@@ -428,8 +429,15 @@ func (s *Store) Delete(coll, id string, expectVersion int64, allow func(Doc) err
 		var d Doc
 		if expectVersion >= 0 || allow != nil || ch.on() {
 			if d, err = fieldsForCheck(coll, v, allowFields); err != nil {
-				return clean(err)
+				if expectVersion >= 0 || allow != nil {
+					return clean(err)
+				}
+				// Only observers wanted its owner: a document whose fields cannot be read
+				// (cut short) is deleted all the same, as one nobody owns.
+				d = nil
 			}
+		}
+		if d != nil {
 			if cur := jsondoc.Version(d); expectVersion >= 0 && cur != expectVersion {
 				return clean(fmt.Errorf("store: %s/%s is at version %d, not %d: %w", coll, id, cur, expectVersion, ErrVersionMismatch))
 			}
@@ -489,9 +497,10 @@ func (s *Store) DeleteMany(coll string, ids []string, allow func(Doc) bool, allo
 			var d Doc
 			if allow != nil || ch.on() {
 				var err error
-				if d, err = fieldsForCheck(coll, v, allowFields); err != nil {
+				if d, err = fieldsForCheck(coll, v, allowFields); err != nil && allow != nil {
 					return clean(err)
 				}
+				// Without allow, only observers wanted its owner (see Delete).
 				if allow != nil && !allow(d) {
 					continue
 				}
