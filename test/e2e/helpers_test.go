@@ -157,6 +157,43 @@ func (e env) helmRun(t *testing.T, args ...string) string {
 	return out
 }
 
+// imageUnderTest is the operator image imported into the node (E2E_IMAGE, which make test-e2e
+// sets), as repository and tag.
+func (e env) imageUnderTest(t *testing.T) (repo, tag string) {
+	t.Helper()
+	if e.image == "" {
+		t.Fatal("E2E_IMAGE must name the operator image imported into the node (make test-e2e sets it)")
+	}
+	repo, tag, ok := splitImage(e.image)
+	if !ok {
+		t.Fatalf("E2E_IMAGE %q has no tag", e.image)
+	}
+	return repo, tag
+}
+
+// steps returns a runner of t's sub-tests in order: they share state, so the first failure
+// stops t.
+func steps(t *testing.T) func(name string, f func(t *testing.T)) {
+	return func(name string, f func(t *testing.T)) {
+		t.Helper()
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+}
+
+// startClean removes what an earlier, failed run may have left (the chart's release and the
+// namespace ns), and removes both again when t ends.
+func (e env) startClean(t *testing.T, ns string) {
+	t.Helper()
+	_, _ = e.run(t.Context(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
+	e.kubectl(t, "delete", "namespace", ns, "--ignore-not-found", "--wait", "--timeout=3m")
+	t.Cleanup(func() {
+		_, _ = e.kubectlErr("delete", "namespace", ns, "--wait", "--timeout=3m")
+		_, _ = e.run(context.Background(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
+	})
+}
+
 // installOperator installs the chart as release rel in namespace ns with the image under test.
 // The CRDs outlive an uninstalled release (helm.sh/resource-policy: keep), still marked as that
 // release's; a later install under another name is refused unless they are handed over first,

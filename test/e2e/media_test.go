@@ -25,26 +25,10 @@ import (
 // thumbnail) again after the pod is deleted. It installs the chart for itself and removes it.
 func TestMedia(t *testing.T) {
 	e := loadEnv(t)
-	if e.image == "" {
-		t.Fatal("E2E_IMAGE must name the operator image imported into the node (make test-e2e sets it)")
-	}
-	repo, tag, ok := splitImage(e.image)
-	if !ok {
-		t.Fatalf("E2E_IMAGE %q has no tag", e.image)
-	}
+	repo, tag := e.imageUnderTest(t)
 	const ns, name = "e2e-media", "album"
-	step := func(name string, f func(t *testing.T)) {
-		t.Helper()
-		if !t.Run(name, f) {
-			t.FailNow()
-		}
-	}
-	_, _ = e.run(t.Context(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
-	e.kubectl(t, "delete", "namespace", ns, "--ignore-not-found", "--wait", "--timeout=3m")
-	t.Cleanup(func() {
-		_, _ = e.kubectlErr("delete", "namespace", ns, "--wait", "--timeout=3m")
-		_, _ = e.run(t.Context(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
-	})
+	step := steps(t)
+	e.startClean(t, ns)
 	manifest := fmt.Sprintf(`apiVersion: db.restkube.dev/v1alpha1
 kind: Database
 metadata: {name: %s}

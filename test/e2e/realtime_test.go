@@ -20,13 +20,7 @@ import (
 // creates, and a message it publishes; then it uninstalls.
 func TestRealtimeThroughService(t *testing.T) {
 	e := loadEnv(t)
-	if e.image == "" {
-		t.Fatal("E2E_IMAGE must name the operator image imported into the node (make test-e2e sets it)")
-	}
-	repo, tag, ok := splitImage(e.image)
-	if !ok {
-		t.Fatalf("E2E_IMAGE %q has no tag", e.image)
-	}
+	repo, tag := e.imageUnderTest(t)
 	const ns, name = "e2e-realtime", "live"
 	webKey := randomKey(t)
 	manifest := fmt.Sprintf(`apiVersion: v1

@@ -46,20 +46,9 @@ type doc struct {
 // upgrade and uninstall. The steps share the Database, so the first failure stops the test.
 func TestRestKube(t *testing.T) {
 	e := loadEnv(t)
-	if e.image == "" {
-		t.Fatal("E2E_IMAGE must name the operator image imported into the node (make test-e2e sets it)")
-	}
-	repo, tag, ok := splitImage(e.image)
-	if !ok {
-		t.Fatalf("E2E_IMAGE %q has no tag", e.image)
-	}
+	repo, tag := e.imageUnderTest(t)
 	chart := e.root + "/charts/restkube"
-	step := func(name string, f func(t *testing.T)) {
-		t.Helper()
-		if !t.Run(name, f) {
-			t.FailNow()
-		}
-	}
+	step := steps(t)
 
 	// The identity provider listens on the node's address: the dbserver fetches discovery and
 	// keys from it and exchanges authorization codes there, from inside its pod.
