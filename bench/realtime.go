@@ -59,7 +59,17 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		return err
 	}
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true}}
-	proc, err := startDBServer(ctx, bin, dir, realtimeSettings, key, cfg.ServerLogLevel, client)
+	// Every stream holds a connection: lift the connection cap (default 128) above the
+	// subscribers and the writers.
+	args := []string{fmt.Sprintf("--max-connections=%d", rc.Subscribers+256)}
+	var pprofAddr string
+	if cfg.ProfileDir != "" {
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-listen="+pprofAddr)
+	}
+	proc, err := startDBServer(ctx, bin, dir, realtimeSettings, key, cfg.ServerLogLevel, client, args...)
 	if err != nil {
 		return err
 	}
@@ -123,7 +133,19 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		}
 	}
 	var acks map[string]time.Time
-	if res.PacedWith, acks, err = pacedWrites(ctx, rc, create); err != nil {
+	var prof *profiling
+	if cfg.ProfileDir != "" {
+		if prof, err = startProfiling(ctx, cfg.ProfileDir, pprofAddr, rc.Duration); err != nil {
+			return err
+		}
+	}
+	res.PacedWith, acks, err = pacedWrites(ctx, rc, create)
+	if prof != nil {
+		if perr := prof.stop(ctx); perr != nil {
+			logf("realtime: profiles: %v", perr)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	time.Sleep(time.Second) // the last events arrive

@@ -26,8 +26,6 @@ const (
 	DefaultMaxQueue     = 1 << 16
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultCoalesce     = 25 * time.Millisecond
-	// maxMailbox is how many deliveries (each one or more events) may wait for one subscriber.
-	maxMailbox = 64
 )
 
 var (
@@ -67,9 +65,10 @@ type Options struct {
 	// for the next round, so that under load each subscriber is woken, and written to, once
 	// per round rather than once per commit (with a thousand subscribers that is what keeps
 	// the fan-out's CPU small). An event that finds the dispatcher idle for longer goes out
-	// at once. While many subscribers are still writing the previous round when the next is
-	// due, the time doubles (up to 250 ms) and comes back as they catch up. Default
-	// DefaultCoalesce; a negative value dispatches every commit at once.
+	// at once. A subscriber still writing earlier rounds when the next one comes writes all
+	// that waits for it at once, so a loaded machine makes fewer, larger writes without the
+	// rounds themselves being held back. Default DefaultCoalesce; a negative value dispatches
+	// every commit at once.
 	Coalesce time.Duration
 	// UsersCollection names the collection whose changes make every subscriber's credentials
 	// be checked again at once (roles, active); default "users".
@@ -275,33 +274,10 @@ func (h *Hub) run() {
 			if len(batch) == 0 {
 				break
 			}
-			behind, subs := h.dispatch(batch)
-			window = h.adapt(window, behind, subs)
+			h.dispatch(batch)
 			clear(batch)
 		}
 	}
-}
-
-// maxCoalesce bounds how far adapt stretches the time between dispatch rounds; minBehind is
-// the fewest subscribers behind that stretch it (one stuck client must not slow the others).
-const (
-	maxCoalesce = 250 * time.Millisecond
-	minBehind   = 16
-)
-
-// adapt returns the time to leave before the next round. When more than a tenth of the
-// subscribers (and at least minBehind) had not yet written the previous round's events, the machine cannot keep up
-// with a round per window: fewer, larger rounds then cost it less (one wakeup and one write
-// per subscriber each), so the window doubles, up to maxCoalesce; otherwise it halves back
-// towards Coalesce.
-func (h *Hub) adapt(window time.Duration, behind, subs int) time.Duration {
-	if h.opts.Coalesce <= 0 {
-		return h.opts.Coalesce
-	}
-	if behind >= minBehind && behind*10 > subs {
-		return min(2*window, max(maxCoalesce, h.opts.Coalesce))
-	}
-	return max(window/2, h.opts.Coalesce)
 }
 
 // overflow disconnects every subscriber and forgets the ring: events up to last are lost.
@@ -315,29 +291,40 @@ func (h *Hub) overflow(last uint64) {
 	h.mu.Unlock()
 }
 
-// dispatch encodes the batch, keeps it in the ring and delivers it. It returns how many
-// subscribers were still writing earlier events, and how many there were.
-func (h *Hub) dispatch(batch []*event) (behind, subs int) {
+// dispatch encodes the batch into one buffer, keeps its events in the ring and hands every
+// subscriber what it may hear without waiting for any: a subscriber that hears the whole batch
+// (the common case) gets that one buffer, shared, not a copy. Subscribers that hear only part
+// get theirs cut from one arena per round, so that a round costs a few allocations, not one
+// per subscriber.
+func (h *Hub) dispatch(batch []*event) {
 	users := false
-	all := make([][]byte, len(batch))
+	size := 0
+	for _, e := range batch {
+		size += e.frameSize(len(e.ids))
+	}
+	whole := make([]byte, 0, size)
+	// ends[i] is where the frame of batch[i] ends in whole.
+	ends := make([]int, len(batch))
 	for i, e := range batch {
-		e.frame = e.encode(h.epoch, e.ids)
-		all[i] = e.frame
+		start := len(whole)
+		whole = e.appendFrame(whole, h.epoch, e.ids)
+		ends[i] = len(whole)
+		// The ring's frames share whole's array (capped: nothing appends into a neighbour).
+		e.frame = whole[start:len(whole):len(whole)]
 		users = users || (e.coll != "" && e.coll == h.opts.UsersCollection)
 	}
+	r := round{events: batch, whole: whole, ends: ends}
 	h.mu.Lock()
 	for _, e := range batch {
 		h.ring.push(e)
 	}
 	h.ring.expire(h.opts.Now())
-	subs = len(h.subs)
+	var arena []byte
 	for s := range h.subs {
-		if s.pending.Load() > 0 {
-			behind++
-		}
-		frames := s.filter(batch, all)
-		if len(frames) > 0 {
-			s.deliver(frames)
+		var d delivery
+		d, arena = s.filter(&r, arena)
+		if d.events > 0 {
+			s.deliver(d)
 		}
 	}
 	h.mu.Unlock()
@@ -345,7 +332,6 @@ func (h *Hub) dispatch(batch []*event) (behind, subs int) {
 		// Roles or active may have changed: check every subscriber's credentials now.
 		h.Reauthorize()
 	}
-	return behind, subs
 }
 
 // Reauthorize makes every subscriber's stream check its credentials and settings again now
@@ -363,9 +349,9 @@ func (h *Hub) Reauthorize() {
 // MaxSubscribers and ErrClosed after Close.
 func (h *Hub) Subscribe(access Access, lastEventID string) (*Subscriber, error) {
 	s := &Subscriber{
-		hub:     h,
-		mailbox: make(chan [][]byte, maxMailbox),
-		done:    make(chan struct{}),
+		hub:   h,
+		ready: make(chan struct{}, 1),
+		done:  make(chan struct{}),
 	}
 	s.access.Store(&accessBox{access})
 	h.mu.Lock()
