@@ -99,6 +99,10 @@ type limitConn struct {
 	release func()
 }
 
+// NetConn returns the connection under the limit's bookkeeping, for writes that need it
+// (net.Buffers makes one writev only on a *net.TCPConn); Close still goes to c.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
+
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)

@@ -593,3 +593,53 @@ func TestLaggingStreamWritesWaitingRoundsTogether(t *testing.T) {
 		last = at
 	}
 }
+
+// While most subscribers are still writing a round, the next waits for them (up to
+// maxCoalesce); once they keep up, rounds are Coalesce apart again.
+func TestRoundsWaitWhileMostSubscribersLag(t *testing.T) {
+	h := newHub(t, Options{Coalesce: 10 * time.Millisecond, PingInterval: time.Hour})
+	probe, _ := h.Subscribe(everything{}, "")
+	pf, _, _ := stream(t, probe, false, nil)
+	gate := newGateConn()
+	gate.set(true) // every lagging stream blocks in its first write
+	const laggards = 40
+	ended := make(chan string, laggards)
+	for range laggards {
+		s, _ := h.Subscribe(everything{}, "")
+		go func() {
+			ended <- s.Stream(context.Background(), gate, func(context.Context) (Access, error) { return everything{}, nil })
+		}()
+	}
+	t.Cleanup(func() {
+		gate.set(false)
+		h.Close()
+		for range laggards {
+			<-ended
+		}
+	})
+	h.Commit(insert("c", "e1", "x"))
+	next(t, pf)
+	start := time.Now()
+	h.Commit(insert("c", "e2", "x"))
+	next(t, pf)
+	if d := time.Since(start); d < maxCoalesce/2 {
+		t.Errorf("with %d of %d subscribers lagging, the next round came after %s, want about %s", laggards, laggards+1, d, maxCoalesce)
+	}
+	gate.set(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for h.busy.Load() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers still busy after the gate opened", h.busy.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(maxCoalesce) // the caught-up round's own spacing passes
+	for i := range 3 {
+		start := time.Now()
+		h.Commit(insert("c", fmt.Sprintf("f%d", i), "x"))
+		next(t, pf)
+		if d := time.Since(start); d > maxCoalesce/2 {
+			t.Errorf("with every subscriber keeping up, round %d came after %s", i, d)
+		}
+	}
+}

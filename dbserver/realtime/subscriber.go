@@ -53,9 +53,9 @@ type Subscriber struct {
 	// replay and reset are what the stream writes first (see Hub.Subscribe).
 	replay []*event
 	reset  []byte
-	// reauth is the hub's Reauthorize channel as of Subscribe, so that a Reauthorize before
+	// reauth is the hub's Reauthorize count as of Subscribe, so that a Reauthorize before
 	// the stream starts is not missed.
-	reauth <-chan struct{}
+	reauth uint64
 
 	once   sync.Once
 	done   chan struct{}
@@ -148,10 +148,17 @@ func (s *Subscriber) deliver(d delivery) {
 		s.kick(ReasonSlow)
 		return
 	}
-	s.pending.Add(n)
+	if s.pending.Add(n) == n {
+		s.hub.startBusy()
+	}
 	s.qmu.Lock()
 	s.queue = append(s.queue, d)
 	s.qmu.Unlock()
+	s.wake()
+}
+
+// wake tells the stream to look at its queue and at the hub's Reauthorize count.
+func (s *Subscriber) wake() {
 	select {
 	case s.ready <- struct{}{}:
 	default: // already told
@@ -186,9 +193,13 @@ func (s *Subscriber) kick(reason string) {
 func (s *Subscriber) SetAccess(a Access) { s.access.Store(&accessBox{a}) }
 
 // Conn is the connection a stream writes to: an http.ResponseWriter with its
-// http.ResponseController's Flush and SetWriteDeadline.
+// http.ResponseController's Flush and SetWriteDeadline, or a connection of its own. The
+// stream never changes bytes it has written, and the bytes of one round are shared by every
+// subscriber that hears all of it: unlike an io.Writer, a Conn may keep b until the next Flush
+// instead of copying it (and write several Writes with one system call). A Conn that is also
+// an io.Closer is closed when the stream ends (to end the response), before Stream returns.
 type Conn interface {
-	io.Writer
+	Write(b []byte) (int, error)
 	Flush() error
 	SetWriteDeadline(time.Time) error
 }
@@ -199,10 +210,16 @@ type Recheck func(ctx context.Context) (Access, error)
 
 // Stream writes the subscriber's events to c until ctx ends (the client went away), the
 // subscriber is disconnected, or recheck fails, and returns the reason the stream ended. It
-// unsubscribes s before it returns. The HTTP layer has sent the headers already.
+// closes c if c is an io.Closer and unsubscribes s before it returns; Hub.Close waits for
+// that. The HTTP layer has sent the headers already, or c sends them with the first Flush.
 func (s *Subscriber) Stream(ctx context.Context, c Conn, recheck Recheck) string {
+	s.hub.streamStarts()
+	defer s.hub.streamEnds()
 	reason := s.stream(ctx, c, recheck)
 	s.kick(reason)
+	if cl, ok := c.(io.Closer); ok {
+		_ = cl.Close()
+	}
 	s.hub.unsubscribe(s)
 	s.hub.metrics.disconnects.WithLabelValues(s.reason).Inc()
 	return s.reason
@@ -233,6 +250,9 @@ func (s *Subscriber) stream(ctx context.Context, c Conn, recheck Recheck) string
 	ticker := time.NewTicker(h.opts.PingInterval)
 	defer ticker.Stop()
 	reauth := s.reauth
+	if reauth != h.reauth.Load() {
+		s.wake() // a Reauthorize since Subscribe
+	}
 	var spare []delivery
 	for {
 		select {
@@ -241,6 +261,15 @@ func (s *Subscriber) stream(ctx context.Context, c Conn, recheck Recheck) string
 		case <-s.done:
 			return s.reason
 		case <-s.ready:
+			if r := h.reauth.Load(); r != reauth {
+				// Credentials first: a revoked stream writes nothing more.
+				reauth = r
+				a, err := recheck(ctx)
+				if err != nil {
+					return ReasonRevoked
+				}
+				s.SetAccess(a)
+			}
 			// Everything waiting (one round, or several when the stream fell behind) goes
 			// out with one flush.
 			q := s.take(spare)
@@ -258,17 +287,12 @@ func (s *Subscriber) stream(ctx context.Context, c Conn, recheck Recheck) string
 			err := w.flush()
 			clear(q)
 			spare = q
-			s.pending.Add(-int64(n))
+			if s.pending.Add(-int64(n)) == 0 {
+				h.endBusy()
+			}
 			if err != nil {
 				return ReasonClient
 			}
-		case <-reauth:
-			reauth = h.reauthorized()
-			a, err := recheck(ctx)
-			if err != nil {
-				return ReasonRevoked
-			}
-			s.SetAccess(a)
 		case <-ticker.C:
 			a, err := recheck(ctx)
 			if err != nil {
