@@ -62,9 +62,8 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		return err
 	}
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true}}
-	// Every stream holds a connection: lift the connection cap (default 128) above the
-	// subscribers and the writers.
-	args := []string{fmt.Sprintf("--max-connections=%d", rc.Subscribers+256)}
+	// The dbserver as deployed: streams do not count against --max-connections (default 128).
+	var args []string
 	var pprofAddr string
 	if cfg.ProfileDir != "" {
 		if pprofAddr, err = freeLoopbackAddr(); err != nil {

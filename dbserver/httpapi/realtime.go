@@ -123,6 +123,11 @@ func hijackStream(w http.ResponseWriter, r *http.Request, rc *http.ResponseContr
 	if u, ok := c.(interface{ NetConn() net.Conn }); ok {
 		sc.raw = u.NetConn() // writev needs the *net.TCPConn itself
 	}
+	if u, ok := c.(interface{ Unlimit() }); ok {
+		// Streams are capped by realtime.maxSubscribers (and cost far less than a request
+		// that streams a page): they do not hold one of --max-connections' slots.
+		u.Unlimit()
+	}
 	// The client sends nothing more; a read ends when it closes the connection. Whatever it
 	// sends anyway is read into a small buffer and dropped.
 	go func() {
