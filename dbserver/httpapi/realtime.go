@@ -114,6 +114,9 @@ func hijackStream(w http.ResponseWriter, r *http.Request, rc *http.ResponseContr
 	h := w.Header().Clone()
 	h.Del("Content-Length")
 	h.Set("Transfer-Encoding", "chunked")
+	// The connection ends with the stream: a client must not put it back in its pool for a
+	// next request (Go's transport would, after the last chunk, and that request would fail).
+	h.Set("Connection", "close")
 	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	_ = h.Write(&head)
 	head.WriteString("\r\n")

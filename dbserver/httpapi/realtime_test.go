@@ -610,3 +610,17 @@ func TestRealtimeStreamsDoNotTakeConnectionSlots(t *testing.T) {
 		}
 	}
 }
+
+// A stream's connection ends with it: the answer says so, so that a client does not reuse the
+// connection for a next request after the last chunk (that request would meet a closed
+// connection).
+func TestRealtimeStreamConnectionIsNotReused(t *testing.T) {
+	e := newRealtimeEnv(t, realtime.Options{})
+	s := e.subscribe("?apikey="+fullKey, nil)
+	if !s.res.Close || s.res.Header.Get("Cache-Control") != "no-cache, no-transform" {
+		t.Fatalf("Close %v, headers %v: want Connection: close and the stream's headers", s.res.Close, s.res.Header)
+	}
+	if len(s.res.TransferEncoding) != 1 || s.res.TransferEncoding[0] != "chunked" {
+		t.Errorf("Transfer-Encoding %v, want chunked", s.res.TransferEncoding)
+	}
+}
