@@ -140,7 +140,7 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 	logf("realtime: paced writes at %d/s with %d subscribers ...", rc.Rate, rc.Subscribers)
 	for _, s := range subs {
 		if s.parse {
-			s.record(true)
+			s.record(true, rc.Rate*int(rc.Duration.Seconds()+1))
 		}
 	}
 	var acks map[string]time.Time
@@ -172,7 +172,7 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		if !s.parse {
 			continue
 		}
-		got := s.record(false)
+		got := s.record(false, 0)
 		for id, ack := range acks {
 			at, ok := got[id]
 			if !ok {
@@ -376,7 +376,7 @@ func (s *stream) discard(raw *bufio.Reader) error {
 	if _, err := raw.Discard(raw.Buffered()); err != nil {
 		return err
 	}
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, 64<<10)
 	time.Sleep(time.Duration(rand.Int64N(int64(discardEvery)))) // spread the streams' reads
 	for {
 		n, err := s.conn.Read(buf)
@@ -389,14 +389,15 @@ func (s *stream) discard(raw *bufio.Reader) error {
 	}
 }
 
-// record starts (on) or stops recording; stopping returns what was recorded.
-func (s *stream) record(on bool) map[string]time.Time {
+// record starts (on, room for n events: a map that grows while events arrive costs the
+// client) or stops recording; stopping returns what was recorded.
+func (s *stream) record(on bool, n int) map[string]time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.on = on
 	got := s.got
 	if on {
-		s.got = map[string]time.Time{}
+		s.got = make(map[string]time.Time, n)
 	} else {
 		s.got = nil
 	}
