@@ -59,6 +59,10 @@ type Config struct {
 	Rounds int
 	// Realtime sizes the realtime section (-ops realtime runs it alone).
 	Realtime RealtimeConfig
+	// ProfileDir, when set, receives CPU profiles of the realtime section's paced writes with
+	// subscribers: the dbserver's (served on --pprof-listen), with its block and mutex
+	// profiles, and the bench client's own.
+	ProfileDir string
 }
 
 // FullConfig is the configuration of `make bench`; maxDocs caps the largest checkpoint.

@@ -39,6 +39,7 @@ func main() {
 	dbserver := flag.String("dbserver", "", "a prebuilt dbserver binary (default: build ./dbserver)")
 	logLevel := flag.String("server-log-level", "info", "the dbserver's --log-level (info, its default, logs every request)")
 	only := flag.String("ops", "", "measure only the dbserver operations whose names match this regular expression (skips the other sections)")
+	profile := flag.String("profile", "", "a directory for CPU, block and mutex profiles of the dbserver and of the bench client, taken during the realtime section's paced writes with subscribers")
 	flag.Parse()
 
 	cfg := FullConfig(*maxDocs)
@@ -55,6 +56,7 @@ func main() {
 		cfg.Only = re
 	}
 	cfg.ServerLogLevel = *logLevel
+	cfg.ProfileDir = *profile
 	dir, err := os.MkdirTemp("", "restkube-bench-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

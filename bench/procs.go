@@ -157,7 +157,7 @@ func buildDBServer(ctx context.Context, dir string) (string, error) {
 
 // startDBServer starts the dbserver binary on a free loopback port with its own data dir and
 // a config dir holding settings.json, api-key and signing-key, and waits until it is ready.
-func startDBServer(ctx context.Context, bin, dir, settingsJSON, apiKey, logLevel string, client *http.Client) (*child, error) {
+func startDBServer(ctx context.Context, bin, dir, settingsJSON, apiKey, logLevel string, client *http.Client, extra ...string) (*child, error) {
 	cfgDir, dataDir := filepath.Join(dir, "config"), filepath.Join(dir, "data")
 	for _, d := range []string{cfgDir, dataDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -177,7 +177,8 @@ func startDBServer(ctx context.Context, bin, dir, settingsJSON, apiKey, logLevel
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	cmd := exec.Command(bin, "serve", "--data-dir="+dataDir, "--config-dir="+cfgDir, "--listen="+addr, "--log-level="+logLevel) //nolint:gosec // G204: the dbserver the harness built or was given
+	args := append([]string{"serve", "--data-dir=" + dataDir, "--config-dir=" + cfgDir, "--listen=" + addr, "--log-level=" + logLevel}, extra...)
+	cmd := exec.Command(bin, args...) //nolint:gosec // G204: the dbserver the harness built or was given
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -42,6 +42,9 @@ type RealtimeResult struct {
 	UnpacedAlone, UnpacedWith Result
 	// RSS (VmRSS) of the idle dbserver before and after opening the streams.
 	RSSBefore, RSSAfter int64
+	// The dbserver's CPU time (user and system) during the paced writes without and with
+	// subscribers: less noisy than latencies on a shared machine.
+	CPUAlone, CPUWith time.Duration
 }
 
 const realtimeSettings = `{"realtime":{"enabled":true,"maxSubscribers":5000},"collections":[{"name":"rt"}]}`
@@ -59,7 +62,16 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		return err
 	}
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true}}
-	proc, err := startDBServer(ctx, bin, dir, realtimeSettings, key, cfg.ServerLogLevel, client)
+	// The dbserver as deployed: streams do not count against --max-connections (default 128).
+	var args []string
+	var pprofAddr string
+	if cfg.ProfileDir != "" {
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-listen="+pprofAddr)
+	}
+	proc, err := startDBServer(ctx, bin, dir, realtimeSettings, key, cfg.ServerLogLevel, client, args...)
 	if err != nil {
 		return err
 	}
@@ -93,9 +105,18 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		return err
 	}
 	logf("realtime: paced writes at %d/s without subscribers ...", rc.Rate)
+	cpu0, err := processCPU(proc.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	if res.PacedAlone, _, err = pacedWrites(ctx, rc, create); err != nil {
 		return err
 	}
+	cpu1, err := processCPU(proc.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	res.CPUAlone = cpu1 - cpu0
 	logf("realtime: unpaced creates without subscribers ...")
 	if res.UnpacedAlone, err = runLoad(ctx, 16, 1<<30, rc.Duration, func(ctx context.Context, _ int) error { _, err := create(ctx); return err }); err != nil {
 		return err
@@ -119,11 +140,30 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 	logf("realtime: paced writes at %d/s with %d subscribers ...", rc.Rate, rc.Subscribers)
 	for _, s := range subs {
 		if s.parse {
-			s.record(true)
+			s.record(true, rc.Rate*int(rc.Duration.Seconds()+1))
 		}
 	}
 	var acks map[string]time.Time
-	if res.PacedWith, acks, err = pacedWrites(ctx, rc, create); err != nil {
+	var prof *profiling
+	if cfg.ProfileDir != "" {
+		if prof, err = startProfiling(ctx, cfg.ProfileDir, pprofAddr, rc.Duration); err != nil {
+			return err
+		}
+	}
+	cpu0, err = processCPU(proc.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	res.PacedWith, acks, err = pacedWrites(ctx, rc, create)
+	if cpu1, cerr := processCPU(proc.cmd.Process.Pid); cerr == nil {
+		res.CPUWith = cpu1 - cpu0
+	}
+	if prof != nil {
+		if perr := prof.stop(ctx); perr != nil {
+			logf("realtime: profiles: %v", perr)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	time.Sleep(time.Second) // the last events arrive
@@ -132,7 +172,7 @@ func realtimeSection(ctx context.Context, cfg Config, rc RealtimeConfig, bin str
 		if !s.parse {
 			continue
 		}
-		got := s.record(false)
+		got := s.record(false, 0)
 		for id, ack := range acks {
 			at, ok := got[id]
 			if !ok {
@@ -299,7 +339,7 @@ func (s *stream) read(ready chan<- error) {
 			signalled = true
 			ready <- nil
 			if !s.parse {
-				_, err := io.Copy(io.Discard, br)
+				err := s.discard(raw)
 				s.mu.Lock()
 				s.err = err
 				s.mu.Unlock()
@@ -323,14 +363,41 @@ func (s *stream) read(ready chan<- error) {
 	}
 }
 
-// record starts (on) or stops recording; stopping returns what was recorded.
-func (s *stream) record(on bool) map[string]time.Time {
+// discardEvery spaces the reads of the streams that do not time their events.
+const discardEvery = 100 * time.Millisecond
+
+// discard reads and drops everything the stream sends until it fails, in large reads spaced
+// discardEvery apart. Nine streams in ten only have to be read for the server's sake (a
+// socket nobody reads fills and the server drops the stream as slow); reading them as each
+// event arrives would cost the client, which shares the cores with the server it measures,
+// a wakeup and a read per stream per round. The server's work is the same either way: it
+// writes every round to every socket. The chunked framing is not parsed: nothing is looked at.
+func (s *stream) discard(raw *bufio.Reader) error {
+	if _, err := raw.Discard(raw.Buffered()); err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	time.Sleep(time.Duration(rand.Int64N(int64(discardEvery)))) // spread the streams' reads
+	for {
+		n, err := s.conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		if n < len(buf) {
+			time.Sleep(discardEvery)
+		}
+	}
+}
+
+// record starts (on, room for n events: a map that grows while events arrive costs the
+// client) or stops recording; stopping returns what was recorded.
+func (s *stream) record(on bool, n int) map[string]time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.on = on
 	got := s.got
 	if on {
-		s.got = map[string]time.Time{}
+		s.got = make(map[string]time.Time, n)
 	} else {
 		s.got = nil
 	}
@@ -346,6 +413,27 @@ func (s *stream) failed() error {
 func (s *stream) close() {
 	_ = s.conn.Close()
 	<-s.done
+}
+
+// processCPU reads the process's CPU time, user and system (/proc/<pid>/stat, in clock ticks
+// of 10 ms: Linux's USER_HZ is 100 on every architecture Go supports).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: the fields start after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, errors.New("a /proc stat line too short")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // currentRSS reads the process's resident set size (VmRSS) in bytes.
@@ -376,6 +464,8 @@ func (r *RealtimeResult) print(w *strings.Builder) {
 	row("paced creates, no subscribers", r.PacedAlone)
 	row(fmt.Sprintf("paced creates, %d subscribers", r.Subscribers), r.PacedWith)
 	fmt.Fprintf(w, "  %-52s %9d events p50 %s  p99 %s  missing %d\n", "delivery after the create's acknowledgement", r.Deliveries, ms(r.DeliveryP50), ms(r.DeliveryP99), r.Missing)
+	fmt.Fprintf(w, "  %-52s %9.2f cores without subscribers, %.2f with them\n", "dbserver CPU during the paced creates",
+		r.CPUAlone.Seconds()/r.PacedAlone.Elapsed.Seconds(), r.CPUWith.Seconds()/r.PacedWith.Elapsed.Seconds())
 	row("unpaced creates (16 writers), no subscribers", r.UnpacedAlone)
 	row(fmt.Sprintf("unpaced creates (16 writers), %d subscribers", r.Subscribers), r.UnpacedWith)
 	fmt.Fprintf(w, "  idle RSS %.1f MiB before the streams, %.1f MiB with them: %.1f KiB per subscriber\n",

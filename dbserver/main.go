@@ -57,7 +57,7 @@ func main() {
 }
 
 const usage = `usage:
-  dbserver serve [--data-dir DIR] [--config-dir DIR] [--listen ADDR] [--max-connections N]
+  dbserver serve [--data-dir DIR] [--config-dir DIR] [--listen ADDR] [--max-connections N] [--pprof-listen 127.0.0.1:PORT]
   dbserver check [--data-dir DIR] [--repair]
   dbserver backup --data-dir DIR --to FILE|s3://BUCKET/KEY [--database NAME] [s3 flags]
   dbserver restore --from FILE|s3://BUCKET/KEY --data-dir DIR [--force] [--if-empty] [s3 flags]
@@ -136,6 +136,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 // serveFlags are the flags of `dbserver serve`.
 type serveFlags struct {
 	dataDir, configDir, listen, logLevel string
+	pprofListen                          string
 	drain                                time.Duration
 	maxConns                             int
 }
@@ -150,6 +151,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	flags.DurationVar(&f.drain, "shutdown-timeout", 10*time.Second, "how long to drain requests on SIGTERM")
 	flags.IntVar(&f.maxConns, "max-connections", httpapi.DefaultMaxConnections, "most connections open at once; beyond it a JSON 503 (0: no cap)")
+	flags.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address to serve Go's profiles (/debug/pprof/) on; empty (the default) serves none")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -192,6 +194,13 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	src, err := configSource(f, stdout, logger)
 	if err != nil {
 		return err
+	}
+	if f.pprofListen != "" {
+		stop, err := servePprof(f.pprofListen, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	reg := prometheus.NewRegistry()
 	// The realtime hub hears every commit of the store; it serves /realtime while the settings

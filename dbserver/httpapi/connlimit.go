@@ -92,12 +92,20 @@ func (l *limitListener) refuse(c net.Conn) {
 	}()
 }
 
-// limitConn gives its slot back when closed (once, however often Close is called).
+// limitConn gives its slot back when closed or Unlimited (once, however often either is called).
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
 }
+
+// Unlimit gives the connection's slot back while it stays open: a realtime stream, counted by
+// realtime.maxSubscribers instead, must not take a slot from requests for as long as it lasts.
+func (c *limitConn) Unlimit() { c.once.Do(c.release) }
+
+// NetConn returns the connection under the limit's bookkeeping, for writes that need it
+// (net.Buffers makes one writev only on a *net.TCPConn); Close still goes to c.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()

@@ -83,6 +83,12 @@ func newRealtimeEnv(t *testing.T, hubOpts realtime.Options) *rtEnv {
 
 func newRealtimeEnvTB(t testing.TB, hubOpts realtime.Options) *rtEnv {
 	t.Helper()
+	return newRealtimeEnvConns(t, hubOpts, 0)
+}
+
+// newRealtimeEnvConns is newRealtimeEnvTB with LimitListener(maxConns) (0: no cap).
+func newRealtimeEnvConns(t testing.TB, hubOpts realtime.Options, maxConns int) *rtEnv {
+	t.Helper()
 	src := settings.StaticSource(realtimeConfig())
 	reg := prometheus.NewRegistry()
 	hubOpts.Registerer = reg
@@ -113,6 +119,9 @@ func newRealtimeEnvTB(t testing.TB, hubOpts realtime.Options) *rtEnv {
 	hs.Config.ReadTimeout = 300 * time.Millisecond
 	hs.Config.WriteTimeout = 300 * time.Millisecond
 	hs.Config.RegisterOnShutdown(hub.Close)
+	if maxConns > 0 {
+		hs.Listener = LimitListener(hs.Listener, maxConns)
+	}
 	hs.Start()
 	t.Cleanup(func() {
 		hub.Close()
@@ -582,5 +591,36 @@ func TestRealtimePublishErrors(t *testing.T) {
 	}
 	if r := e.do("DELETE", "/realtime", key(fullKey), ""); r.status != 405 {
 		t.Errorf("DELETE /realtime: %d", r.status)
+	}
+}
+
+// Streams do not hold the connection cap's slots (realtime.maxSubscribers caps them): with a
+// cap of 2 connections, four streams are open and writes still get through.
+func TestRealtimeStreamsDoNotTakeConnectionSlots(t *testing.T) {
+	e := newRealtimeEnvConns(t, realtime.Options{}, 2)
+	e.env.t = t
+	var streams []*sse
+	for range 4 {
+		streams = append(streams, e.subscribe("?apikey="+fullKey, nil))
+	}
+	e.must("POST", "/rest/items", key(fullKey), `{"n":1}`, 201)
+	for i, s := range streams {
+		if name, _ := s.nextData(); name != "post" {
+			t.Fatalf("stream %d got %s, want the post", i, name)
+		}
+	}
+}
+
+// A stream's connection ends with it: the answer says so, so that a client does not reuse the
+// connection for a next request after the last chunk (that request would meet a closed
+// connection).
+func TestRealtimeStreamConnectionIsNotReused(t *testing.T) {
+	e := newRealtimeEnv(t, realtime.Options{})
+	s := e.subscribe("?apikey="+fullKey, nil)
+	if !s.res.Close || s.res.Header.Get("Cache-Control") != "no-cache, no-transform" {
+		t.Fatalf("Close %v, headers %v: want Connection: close and the stream's headers", s.res.Close, s.res.Header)
+	}
+	if len(s.res.TransferEncoding) != 1 || s.res.TransferEncoding[0] != "chunked" {
+		t.Errorf("Transfer-Encoding %v, want chunked", s.res.TransferEncoding)
 	}
 }

@@ -34,9 +34,14 @@ logout or a deactivated user ends the stream within one ping interval.
 
 Nothing a subscriber does can slow the writers or the other subscribers. The committer only
 appends a write's changes to the hub's queue; one dispatch goroutine encodes each event once
-and hands every subscriber the frames it may hear, without waiting. Dispatch rounds are at
-least Coalesce (25 ms) apart, so that under load a subscriber is woken and written to once per
-round, not once per commit; an event that finds the dispatcher idle goes out at once. A subscriber more than
+and hands every subscriber what it may hear, without waiting: the round's frames, encoded once
+into one buffer that every subscriber hearing all of them shares (the HTTP layer writes it to
+each socket with one writev per round, as an HTTP chunk). Dispatch rounds are at least
+Coalesce (25 ms) apart, so that under load a subscriber is woken and written to once per round,
+not once per commit; an event that finds the dispatcher idle goes out at once. When writing a
+round keeps most subscribers busy for a while (a loaded machine), the next round waits as long
+again (up to 250 ms), so that the fan-out leaves the writers about half of the CPU; a stream
+still writing when a round comes writes everything waiting with one flush. A subscriber more than
 Buffer events behind is disconnected (reason "slow") and its events are counted as dropped (a
 single write of more documents than that, a large bulk insert, can therefore disconnect the
 subscribers that cannot take it at once: they come back with Last-Event-ID); a

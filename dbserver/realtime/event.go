@@ -80,10 +80,17 @@ func eventsOf(changes []store.Change) []*event {
 	return out
 }
 
-// encode writes e's frame for the documents in ids (all of them unless a subscriber may
-// see only some), with the hub's epoch in the id.
+// encode returns e's frame for the documents in ids (all of them unless a subscriber may see
+// only some), with the hub's epoch in the id.
 func (e *event) encode(epoch string, ids []string) []byte {
-	b := make([]byte, 0, 64+len(e.doc)+len(e.msg)+26*len(ids))
+	return e.appendFrame(make([]byte, 0, e.frameSize(len(ids))), epoch, ids)
+}
+
+// frameSize is about the length of e's frame for n documents.
+func (e *event) frameSize(n int) int { return 64 + len(e.doc) + len(e.msg) + 26*n }
+
+// appendFrame appends e's frame for the documents in ids to b.
+func (e *event) appendFrame(b []byte, epoch string, ids []string) []byte {
 	b = append(b, "id: "...)
 	b = appendID(b, epoch, e.seq)
 	b = append(b, "\nevent: "...)

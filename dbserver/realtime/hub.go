@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,8 +27,6 @@ const (
 	DefaultMaxQueue     = 1 << 16
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultCoalesce     = 25 * time.Millisecond
-	// maxMailbox is how many deliveries (each one or more events) may wait for one subscriber.
-	maxMailbox = 64
 )
 
 var (
@@ -67,9 +66,10 @@ type Options struct {
 	// for the next round, so that under load each subscriber is woken, and written to, once
 	// per round rather than once per commit (with a thousand subscribers that is what keeps
 	// the fan-out's CPU small). An event that finds the dispatcher idle for longer goes out
-	// at once. While many subscribers are still writing the previous round when the next is
-	// due, the time doubles (up to 250 ms) and comes back as they catch up. Default
-	// DefaultCoalesce; a negative value dispatches every commit at once.
+	// at once. A subscriber still writing earlier rounds when the next one comes writes all
+	// that waits for it at once, so a loaded machine makes fewer, larger writes without the
+	// rounds themselves being held back. Default DefaultCoalesce; a negative value dispatches
+	// every commit at once.
 	Coalesce time.Duration
 	// UsersCollection names the collection whose changes make every subscriber's credentials
 	// be checked again at once (roles, active); default "users".
@@ -97,11 +97,25 @@ type Hub struct {
 	wake    chan struct{}
 	stopped chan struct{} // closed when the dispatcher has returned
 
-	mu     sync.Mutex // guards subs, the ring, reauth
-	subs   map[*Subscriber]struct{}
-	ring   ring
-	reauth chan struct{}
+	mu   sync.Mutex // guards subs, the ring, streams, drained, and writes of reauth
+	subs map[*Subscriber]struct{}
+	ring ring
+	// busy counts the subscribers with events not yet written, nsubs the subscribers;
+	// caughtUpAt (Unix nanoseconds) is when the last round was written by all but a few;
+	// caughtUp tells pace of it. See pace.
+	busy, nsubs atomic.Int64
+	caughtUpAt  atomic.Int64
+	caughtUp    chan struct{}
+	// reauth counts the Reauthorize calls: a stream that sees it move checks its
+	// credentials again (each stream is woken on its own channel, so that a thousand of
+	// them do not contend for the lock of one shared channel at every round).
+	reauth atomic.Uint64
 	done   chan struct{} // closed by Close
+	// streams counts the Streams running; drained is closed once Close has been called and
+	// none is left.
+	streams     int
+	drained     chan struct{}
+	drainedShut bool
 }
 
 // New starts a hub and its dispatch goroutine; Close stops it.
@@ -143,12 +157,13 @@ func New(opts Options) (*Hub, error) {
 		opts: opts,
 		// The epoch tells this process's event ids from a previous one's: a client that
 		// reconnects after a restart gets a reset, never a wrong replay.
-		epoch:   strconv.FormatInt(opts.Now().UnixMilli(), 36),
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		subs:    map[*Subscriber]struct{}{},
-		reauth:  make(chan struct{}),
-		done:    make(chan struct{}),
+		epoch:    strconv.FormatInt(opts.Now().UnixMilli(), 36),
+		wake:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+		subs:     map[*Subscriber]struct{}{},
+		done:     make(chan struct{}),
+		drained:  make(chan struct{}),
+		caughtUp: make(chan struct{}, 1),
 	}
 	h.ring.max, h.ring.maxBytes, h.ring.maxAge = opts.RingEvents, opts.RingBytes, opts.RingAge
 	m, err := newMetrics(opts.Registerer, h)
@@ -236,24 +251,19 @@ const maxDispatch = 512
 func (h *Hub) run() {
 	defer close(h.stopped)
 	var batch []*event
-	var last time.Time
-	window := h.opts.Coalesce
+	var began time.Time // when the last round began
 	for {
 		select {
 		case <-h.wake:
 		case <-h.done:
 			return
 		}
-		if wait := window - time.Since(last); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-h.done:
-				t.Stop()
+		if h.opts.Coalesce > 0 && !began.IsZero() {
+			if !h.pace(began) {
 				return
 			}
 		}
-		last = time.Now()
+		began = time.Now()
 		for {
 			h.qmu.Lock()
 			lost, skipped, last := h.lost, h.skipped, h.seq
@@ -275,33 +285,92 @@ func (h *Hub) run() {
 			if len(batch) == 0 {
 				break
 			}
-			behind, subs := h.dispatch(batch)
-			window = h.adapt(window, behind, subs)
+			h.dispatch(batch)
 			clear(batch)
 		}
 	}
 }
 
-// maxCoalesce bounds how far adapt stretches the time between dispatch rounds; minBehind is
-// the fewest subscribers behind that stretch it (one stuck client must not slow the others).
+// maxCoalesce bounds the time between two rounds; minBehind is the fewest subscribers still
+// writing a round that count as the round not written yet (one stuck client must not slow
+// the others).
 const (
 	maxCoalesce = 250 * time.Millisecond
 	minBehind   = 16
 )
 
-// adapt returns the time to leave before the next round. When more than a tenth of the
-// subscribers (and at least minBehind) had not yet written the previous round's events, the machine cannot keep up
-// with a round per window: fewer, larger rounds then cost it less (one wakeup and one write
-// per subscriber each), so the window doubles, up to maxCoalesce; otherwise it halves back
-// towards Coalesce.
-func (h *Hub) adapt(window time.Duration, behind, subs int) time.Duration {
-	if h.opts.Coalesce <= 0 {
-		return h.opts.Coalesce
+// lagging reports whether busy subscribers out of subs are too many for the last round to
+// count as written: at least minBehind and more than a tenth.
+func lagging(busy, subs int64) bool { return busy >= minBehind && busy*10 > subs }
+
+// pace waits before the round after the one that began at began: at least Coalesce after it;
+// and when its writing took the subscribers a while (until no more than a tenth of them were
+// still at it), as long again after they were done, so that the fan-out takes at most about
+// half of the time the machine gives it and the writers keep the rest. It never waits beyond
+// maxCoalesce after began: the streams still writing then take the next round with the one
+// they are writing. On an idle machine a round of a thousand subscribers is written in a few
+// milliseconds and the rounds are Coalesce apart; on a loaded one they space out, fewer and
+// larger. It returns false when the hub closes.
+func (h *Hub) pace(began time.Time) bool {
+	limit := began.Add(maxCoalesce)
+	for lagging(h.busy.Load(), h.nsubs.Load()) {
+		if !h.sleepUntil(limit, h.caughtUp) {
+			return false
+		}
+		if !time.Now().Before(limit) {
+			return true
+		}
 	}
-	if behind >= minBehind && behind*10 > subs {
-		return min(2*window, max(maxCoalesce, h.opts.Coalesce))
+	next := began.Add(h.opts.Coalesce)
+	if at := h.caughtUpAt.Load(); at > began.UnixNano() {
+		done := time.Unix(0, at)
+		next = later(next, done.Add(done.Sub(began)))
 	}
-	return max(window/2, h.opts.Coalesce)
+	if next.After(limit) {
+		next = limit
+	}
+	return h.sleepUntil(next, nil)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// sleepUntil waits until t, or until wake has something (nil: never); false when the hub
+// closes.
+func (h *Hub) sleepUntil(t time.Time, wake <-chan struct{}) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-wake:
+	case <-h.done:
+		return false
+	}
+	return true
+}
+
+// startBusy and endBusy count the subscribers with events not yet written (busy): a delivery
+// to a subscriber that had none calls startBusy, its stream's flush that leaves it none
+// endBusy. The one endBusy that takes busy below lagging notes the time and tells pace.
+func (h *Hub) startBusy() { h.busy.Add(1) }
+
+func (h *Hub) endBusy() {
+	now := h.busy.Add(-1)
+	if lagging(now+1, h.nsubs.Load()) && !lagging(now, h.nsubs.Load()) {
+		h.caughtUpAt.Store(time.Now().UnixNano())
+		select {
+		case h.caughtUp <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // overflow disconnects every subscriber and forgets the ring: events up to last are lost.
@@ -315,29 +384,40 @@ func (h *Hub) overflow(last uint64) {
 	h.mu.Unlock()
 }
 
-// dispatch encodes the batch, keeps it in the ring and delivers it. It returns how many
-// subscribers were still writing earlier events, and how many there were.
-func (h *Hub) dispatch(batch []*event) (behind, subs int) {
+// dispatch encodes the batch into one buffer, keeps its events in the ring and hands every
+// subscriber what it may hear without waiting for any: a subscriber that hears the whole batch
+// (the common case) gets that one buffer, shared, not a copy. Subscribers that hear only part
+// get theirs cut from one arena per round, so that a round costs a few allocations, not one
+// per subscriber.
+func (h *Hub) dispatch(batch []*event) {
 	users := false
-	all := make([][]byte, len(batch))
+	size := 0
+	for _, e := range batch {
+		size += e.frameSize(len(e.ids))
+	}
+	whole := make([]byte, 0, size)
+	// ends[i] is where the frame of batch[i] ends in whole.
+	ends := make([]int, len(batch))
 	for i, e := range batch {
-		e.frame = e.encode(h.epoch, e.ids)
-		all[i] = e.frame
+		start := len(whole)
+		whole = e.appendFrame(whole, h.epoch, e.ids)
+		ends[i] = len(whole)
+		// The ring's frames share whole's array (capped: nothing appends into a neighbour).
+		e.frame = whole[start:len(whole):len(whole)]
 		users = users || (e.coll != "" && e.coll == h.opts.UsersCollection)
 	}
+	r := round{events: batch, whole: whole, ends: ends}
 	h.mu.Lock()
 	for _, e := range batch {
 		h.ring.push(e)
 	}
 	h.ring.expire(h.opts.Now())
-	subs = len(h.subs)
+	var arena []byte
 	for s := range h.subs {
-		if s.pending.Load() > 0 {
-			behind++
-		}
-		frames := s.filter(batch, all)
-		if len(frames) > 0 {
-			s.deliver(frames)
+		var d delivery
+		d, arena = s.filter(&r, arena)
+		if d.events > 0 {
+			s.deliver(d)
 		}
 	}
 	h.mu.Unlock()
@@ -345,15 +425,16 @@ func (h *Hub) dispatch(batch []*event) (behind, subs int) {
 		// Roles or active may have changed: check every subscriber's credentials now.
 		h.Reauthorize()
 	}
-	return behind, subs
 }
 
 // Reauthorize makes every subscriber's stream check its credentials and settings again now
 // (after a settings reload, or a change of users).
 func (h *Hub) Reauthorize() {
 	h.mu.Lock()
-	close(h.reauth)
-	h.reauth = make(chan struct{})
+	h.reauth.Add(1)
+	for s := range h.subs {
+		s.wake()
+	}
 	h.mu.Unlock()
 }
 
@@ -363,9 +444,9 @@ func (h *Hub) Reauthorize() {
 // MaxSubscribers and ErrClosed after Close.
 func (h *Hub) Subscribe(access Access, lastEventID string) (*Subscriber, error) {
 	s := &Subscriber{
-		hub:     h,
-		mailbox: make(chan [][]byte, maxMailbox),
-		done:    make(chan struct{}),
+		hub:   h,
+		ready: make(chan struct{}, 1),
+		done:  make(chan struct{}),
 	}
 	s.access.Store(&accessBox{access})
 	h.mu.Lock()
@@ -386,8 +467,9 @@ func (h *Hub) Subscribe(access Access, lastEventID string) (*Subscriber, error) 
 	if lastEventID != "" {
 		s.replay, s.reset = h.replayAfter(lastEventID)
 	}
-	s.reauth = h.reauth
+	s.reauth = h.reauth.Load()
 	h.subs[s] = struct{}{}
+	h.nsubs.Add(1)
 	return s, nil
 }
 
@@ -414,14 +496,11 @@ func (h *Hub) replayAfter(id string) ([]*event, []byte) {
 func (h *Hub) unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	delete(h.subs, s)
+	h.nsubs.Add(-1)
+	if s.pending.Swap(0) > 0 {
+		h.endBusy() // its events will never be written
+	}
 	h.mu.Unlock()
-}
-
-// reauthorized returns the channel closed at the next Reauthorize.
-func (h *Hub) reauthorized() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.reauth
 }
 
 // Subscribers returns how many streams are open.
@@ -431,22 +510,57 @@ func (h *Hub) Subscribers() int {
 	return len(h.subs)
 }
 
+// streamStarts and streamEnds count the running Streams, for Close.
+func (h *Hub) streamStarts() {
+	h.mu.Lock()
+	h.streams++
+	h.mu.Unlock()
+}
+
+func (h *Hub) streamEnds() {
+	h.mu.Lock()
+	h.streams--
+	h.checkDrained()
+	h.mu.Unlock()
+}
+
+// checkDrained closes drained once the hub is closed and no Stream runs. Called with mu held.
+func (h *Hub) checkDrained() {
+	select {
+	case <-h.done:
+	default:
+		return
+	}
+	if h.streams == 0 && !h.drainedShut {
+		h.drainedShut = true
+		close(h.drained)
+	}
+}
+
 // Close ends every stream (reason "shutdown"), stops the dispatcher and refuses new
-// subscribers and events. It is safe to call more than once.
+// subscribers and events. It returns once every Stream has returned (their connections
+// ended), or after WriteTimeout if some cannot finish writing. It is safe to call more than
+// once.
 func (h *Hub) Close() {
 	h.qmu.Lock()
 	already := h.closed
 	h.closed = true
 	h.qmu.Unlock()
-	if already {
-		<-h.stopped
-		return
+	if !already {
+		h.mu.Lock()
+		close(h.done)
+		for s := range h.subs {
+			s.kick(ReasonShutdown)
+		}
+		h.checkDrained()
+		h.mu.Unlock()
 	}
-	h.mu.Lock()
-	close(h.done)
-	for s := range h.subs {
-		s.kick(ReasonShutdown)
-	}
-	h.mu.Unlock()
 	<-h.stopped
+	t := time.NewTimer(h.opts.WriteTimeout)
+	defer t.Stop()
+	select {
+	case <-h.drained:
+	case <-t.C:
+		h.opts.Logger.Warn("realtime: streams still writing at shutdown; leaving them")
+	}
 }

@@ -430,27 +430,216 @@ func TestChannels(t *testing.T) {
 	}
 }
 
-// The time between rounds doubles while many subscribers lag, up to maxCoalesce, and comes
-// back to Coalesce once they keep up; a few stuck clients do not stretch it.
-func TestAdaptStretchesRoundsUnderLoad(t *testing.T) {
-	h := newHub(t, Options{Coalesce: 25 * time.Millisecond})
-	w := h.opts.Coalesce
-	for range 10 {
-		w = h.adapt(w, 500, 1000)
+// One round is encoded once: the subscribers that hear all of it share one buffer, and one
+// that hears part of it gets only its frames, in order.
+func TestRoundIsSharedAndFilteredCopiesArePrivate(t *testing.T) {
+	h := newHub(t, Options{})
+	all1, _ := h.Subscribe(everything{}, "")
+	all2, _ := h.Subscribe(everything{}, "")
+	ann, _ := h.Subscribe(some{owner: "ann"}, "")
+	var write []store.Change
+	for _, c := range [][2]string{{"a1", "ann"}, {"b1", "bob"}, {"a2", "ann"}} {
+		write = append(write, insert("c", c[0], c[1])...)
 	}
-	if w != maxCoalesce {
-		t.Fatalf("after 10 lagging rounds the window is %s, want %s", w, maxCoalesce)
+	h.Commit(write) // one enqueue: one round
+	wantPending := map[*Subscriber]int64{all1: 3, all2: 3, ann: 2}
+	deadline := time.Now().Add(5 * time.Second)
+	for s, want := range wantPending {
+		for s.pending.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("pending %d, want %d", s.pending.Load(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
-	for range 10 {
-		w = h.adapt(w, 0, 1000)
+	queued := func(s *Subscriber) delivery {
+		s.qmu.Lock()
+		defer s.qmu.Unlock()
+		if len(s.queue) != 1 {
+			t.Fatalf("%d deliveries queued, want 1 (one round)", len(s.queue))
+		}
+		return s.queue[0]
 	}
-	if w != 25*time.Millisecond {
-		t.Fatalf("after 10 rounds kept up the window is %s, want 25ms", w)
+	d1, d2, da := queued(all1), queued(all2), queued(ann)
+	if &d1.b[0] != &d2.b[0] || len(d1.b) != len(d2.b) {
+		t.Error("two subscribers that hear the whole round got copies, not one shared buffer")
 	}
-	if got := h.adapt(25*time.Millisecond, 3, 4); got != 25*time.Millisecond {
-		t.Errorf("3 of 4 subscribers behind stretched the window to %s", got)
+	if &da.b[0] == &d1.b[0] {
+		t.Error("the filtered subscriber shares the whole round")
 	}
-	if got := h.adapt(25*time.Millisecond, 50, 1000); got != 25*time.Millisecond {
-		t.Errorf("5%% behind stretched the window to %s", got)
+	var ids []string
+	for _, line := range strings.Split(string(da.b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "data: "); ok {
+			ids = append(ids, rest[strings.Index(rest, `"_id":"`)+7:][:2])
+		}
+	}
+	if strings.Join(ids, ",") != "a1,a2" || da.events != 2 {
+		t.Errorf("the filtered subscriber got %v (%d events), want a1,a2", ids, da.events)
+	}
+	if !strings.Contains(string(d1.b), `"_id":"b1"`) || d1.events != 3 {
+		t.Errorf("the whole round lacks b1 or counts %d events", d1.events)
+	}
+}
+
+// gateConn blocks its writes while the gate is closed, and counts flushes.
+type gateConn struct {
+	mu      sync.Mutex
+	open    *sync.Cond
+	closed  bool
+	blocked bool // a write waits for the gate
+	buf     strings.Builder
+	flushes int
+}
+
+func newGateConn() *gateConn {
+	c := &gateConn{}
+	c.open = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *gateConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.closed {
+		c.blocked = true
+		c.open.Wait()
+	}
+	c.blocked = false
+	return c.buf.Write(b)
+}
+
+func (c *gateConn) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushes++
+	return nil
+}
+
+func (c *gateConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c *gateConn) set(closed bool) (flushes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = closed
+	c.open.Broadcast()
+	return c.flushes
+}
+
+// A stream that is still writing when later rounds come writes them all with one flush, in
+// order, instead of one write and flush per round.
+func TestLaggingStreamWritesWaitingRoundsTogether(t *testing.T) {
+	h := newHub(t, Options{Coalesce: -1, PingInterval: time.Hour}) // a round per commit
+	s, _ := h.Subscribe(everything{}, "")
+	c := newGateConn()
+	done := make(chan string, 1)
+	go func() {
+		done <- s.Stream(context.Background(), c, func(context.Context) (Access, error) { return everything{}, nil })
+	}()
+	t.Cleanup(func() { s.kick(ReasonShutdown); <-done })
+	waitPending := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for s.pending.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("pending %d, want %d", s.pending.Load(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	h.Commit(insert("c", "e0", "x"))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		up := strings.Contains(c.buf.String(), `"_id":"e0"`)
+		c.mu.Unlock()
+		if up {
+			break // the stream is up and has written e0
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("e0 was not written within 5s")
+		}
+	}
+	waitPending(0)
+	c.set(true)
+	h.Commit(insert("c", "e1", "x"))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		blocked := c.blocked
+		c.mu.Unlock()
+		if blocked {
+			break // e1 is being written
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stream did not start writing e1 within 5s")
+		}
+	}
+	for i := 2; i <= 5; i++ {
+		h.Commit(insert("c", fmt.Sprintf("e%d", i), "x"))
+	}
+	waitPending(5) // e1 is being written; e2..e5 wait
+	before := c.set(false)
+	waitPending(0)
+	c.mu.Lock()
+	flushes, out := c.flushes-before, c.buf.String()
+	c.mu.Unlock()
+	if flushes != 2 {
+		t.Errorf("%d flushes for e1 and then the four rounds waiting, want 2", flushes)
+	}
+	last := -1
+	for i := range 6 {
+		at := strings.Index(out, fmt.Sprintf(`"_id":"e%d"`, i))
+		if at < last {
+			t.Fatalf("e%d missing or out of order in %q", i, out)
+		}
+		last = at
+	}
+}
+
+// While most subscribers are still writing a round, the next waits for them (up to
+// maxCoalesce); once they keep up, rounds are Coalesce apart again.
+func TestRoundsWaitWhileMostSubscribersLag(t *testing.T) {
+	h := newHub(t, Options{Coalesce: 10 * time.Millisecond, PingInterval: time.Hour})
+	probe, _ := h.Subscribe(everything{}, "")
+	pf, _, _ := stream(t, probe, false, nil)
+	gate := newGateConn()
+	gate.set(true) // every lagging stream blocks in its first write
+	const laggards = 40
+	ended := make(chan string, laggards)
+	for range laggards {
+		s, _ := h.Subscribe(everything{}, "")
+		go func() {
+			ended <- s.Stream(context.Background(), gate, func(context.Context) (Access, error) { return everything{}, nil })
+		}()
+	}
+	t.Cleanup(func() {
+		gate.set(false)
+		h.Close()
+		for range laggards {
+			<-ended
+		}
+	})
+	h.Commit(insert("c", "e1", "x"))
+	next(t, pf)
+	start := time.Now()
+	h.Commit(insert("c", "e2", "x"))
+	next(t, pf)
+	if d := time.Since(start); d < maxCoalesce/2 {
+		t.Errorf("with %d of %d subscribers lagging, the next round came after %s, want about %s", laggards, laggards+1, d, maxCoalesce)
+	}
+	gate.set(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for h.busy.Load() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers still busy after the gate opened", h.busy.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(maxCoalesce) // the caught-up round's own spacing passes
+	for i := range 3 {
+		start := time.Now()
+		h.Commit(insert("c", fmt.Sprintf("f%d", i), "x"))
+		next(t, pf)
+		if d := time.Since(start); d > maxCoalesce/2 {
+			t.Errorf("with every subscriber keeping up, round %d came after %s", i, d)
+		}
 	}
 }
