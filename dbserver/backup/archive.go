@@ -116,8 +116,11 @@ func Write(ctx context.Context, w io.Writer, copyFile CopyFunc, opts WriteOption
 		release = opts.Media.Pin()
 	}
 	err = copyFile(func(c *store.FileCopy) error {
-		m.Documents = c.Documents()
-		return aw.add(DBMember, c.Size(), func(dst io.Writer) (int64, error) { return c.WriteTo(dst) })
+		if err := aw.add(DBMember, c.Size(), func(dst io.Writer) (int64, error) { return c.WriteTo(dst) }); err != nil {
+			return err
+		}
+		m.Documents = c.Documents() // counted by WriteTo on the way
+		return nil
 	})
 	if err == nil && opts.Media != nil {
 		err = aw.addMedia(ctx, opts.Media.Dir())
