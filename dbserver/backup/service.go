@@ -222,7 +222,7 @@ func (s *Service) take(run Run, b settings.Backup) Run {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m, werr = Write(s.ctx, pw, s.opts.CopyFile, WriteOptions{Database: database, Media: s.opts.Media, Now: s.now})
+		m, werr = Write(s.ctx, pw, s.opts.CopyFile, WriteOptions{Database: database, Media: s.opts.Media, Now: s.now, Nice: BackgroundNice})
 		_ = pw.CloseWithError(werr)
 	}()
 	size, err := bucket.Put(s.ctx, run.Key, pr)
