@@ -107,10 +107,10 @@ func run(args []string) error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("while setting up the Database controller: %w", err)
 	}
-	if err := controllers.NewDatabaseBackupReconciler(mgr.GetClient(), mgr.GetAPIReader(), controllers.BackupOptions{}).SetupWithManager(mgr); err != nil {
+	if err := controllers.NewDatabaseBackupReconciler(mgr.GetClient(), mgr.GetAPIReader(), controllers.BackupOptions{Recorder: mgr.GetEventRecorder(controllers.EventSource)}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("while setting up the DatabaseBackup controller: %w", err)
 	}
-	if err := controllers.NewScheduledBackupReconciler(mgr.GetClient(), nil).SetupWithManager(mgr); err != nil {
+	if err := controllers.NewScheduledBackupReconciler(mgr.GetClient(), mgr.GetEventRecorder(controllers.EventSource), nil).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("while setting up the backup schedule controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

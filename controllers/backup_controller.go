@@ -23,6 +23,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -48,6 +51,28 @@ const (
 	ReasonBackupFailed    = "Failed"
 )
 
+// Reasons of the events about backups (on the DatabaseBackup, or on its Database).
+const (
+	// EventBackupStarted: the dbserver accepted the backup (on the DatabaseBackup).
+	EventBackupStarted = "Started"
+	// EventBackupCompleted: the archive is in the store (on the DatabaseBackup).
+	EventBackupCompleted = "Completed"
+	// EventBackupFailed: the backup failed (on the DatabaseBackup and on its Database).
+	EventBackupFailed = "BackupFailed"
+	// EventRetentionFailed: the backup is good but retention could not delete old archives.
+	EventRetentionFailed = "RetentionFailed"
+	// EventBackupScheduled: the schedule created a DatabaseBackup (on the Database).
+	EventBackupScheduled = "BackupScheduled"
+	// EventBackupsPruned: scheduled DatabaseBackups were deleted (on the Database).
+	EventBackupsPruned = "BackupsPruned"
+	// EventPruneFailed: deleting old scheduled DatabaseBackups failed (on the Database).
+	EventPruneFailed = "PruneFailed"
+)
+
+// KeepFailedScheduledBackups is how many failed scheduled DatabaseBackups of a Database are
+// kept, newest first, for their error; older failed ones are deleted.
+const KeepFailedScheduledBackups = 3
+
 // BackupOptions configure the DatabaseBackupReconciler.
 type BackupOptions struct {
 	// HTTPClient reaches the dbservers' admin endpoint; default a client with a 30s timeout.
@@ -57,7 +82,16 @@ type BackupOptions struct {
 	Endpoint func(db *dbv1.Database) string
 	// PollInterval is how often a running backup is looked at; default 5s.
 	PollInterval time.Duration
+	// Recorder records the events of backups; default none (for tests that do not look).
+	Recorder events.EventRecorder
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
+
+// nopRecorder drops events.
+type nopRecorder struct{}
+
+func (nopRecorder) Eventf(_, _ runtime.Object, _, _, _, _ string, _ ...any) {}
 
 // DatabaseBackupReconciler drives one-off backups: it asks the Database's dbserver to take a
 // backup through its admin endpoint (with the full-access key), follows the run until it ends,
@@ -76,10 +110,18 @@ func NewDatabaseBackupReconciler(c client.Client, apiReader client.Reader, opts 
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 5 * time.Second
 	}
+	if opts.Recorder == nil {
+		opts.Recorder = nopRecorder{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &DatabaseBackupReconciler{client: c, apiReader: apiReader, opts: opts}
 }
 
-// +kubebuilder:rbac:groups=db.restkube.dev,resources=databasebackups,verbs=get;list;watch;create
+// Deleting DatabaseBackups is the one deletion the operator makes: pruning the scheduled ones
+// whose archives retention removed (see pruneScheduled).
+// +kubebuilder:rbac:groups=db.restkube.dev,resources=databasebackups,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=db.restkube.dev,resources=databasebackups/status,verbs=get;patch;update
 
 // SetupWithManager registers the controller.
@@ -87,7 +129,8 @@ func (r *DatabaseBackupReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).For(&dbv1.DatabaseBackup{}).Named("databasebackup").Complete(r)
 }
 
-// Reconcile moves one DatabaseBackup along Pending → Running → Completed or Failed.
+// Reconcile moves one DatabaseBackup along Pending → Running → Completed or Failed, records an
+// event at each move, and when it ends prunes the Database's scheduled DatabaseBackups.
 func (r *DatabaseBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	bk := &dbv1.DatabaseBackup{}
 	if err := r.client.Get(ctx, req.NamespacedName, bk); err != nil {
@@ -99,7 +142,7 @@ func (r *DatabaseBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	before := bk.Status.DeepCopy()
 	var note string // why the last attempt to reach the dbserver failed, if it did
-	res, err := r.step(ctx, bk, &note)
+	db, res, err := r.step(ctx, bk, &note)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -109,7 +152,153 @@ func (r *DatabaseBackupReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			return ctrl.Result{}, fmt.Errorf("while writing the status of DatabaseBackup %q: %w", bk.Name, err)
 		}
 	}
+	if before.Phase != bk.Status.Phase {
+		r.recordPhase(bk, db)
+		if db != nil && (bk.Status.Phase == dbv1.BackupCompleted || bk.Status.Phase == dbv1.BackupFailed) {
+			r.pruneScheduled(ctx, db, bk)
+		}
+	}
 	return res, nil
+}
+
+// recordPhase records the event of bk's new phase; a failure is told on the Database too
+// (db, nil when it does not exist), where `kubectl describe database` shows it.
+func (r *DatabaseBackupReconciler) recordPhase(bk *dbv1.DatabaseBackup, db *dbv1.Database) {
+	var related runtime.Object
+	if db != nil {
+		related = db
+	}
+	rec := r.opts.Recorder
+	switch bk.Status.Phase {
+	case dbv1.BackupRunning:
+		rec.Eventf(bk, related, corev1.EventTypeNormal, EventBackupStarted, "Backup", "the dbserver started backup %s to %s", bk.Status.BackupID, bk.Status.Key)
+	case dbv1.BackupCompleted:
+		rec.Eventf(bk, related, corev1.EventTypeNormal, EventBackupCompleted, "Backup", "backed up %d documents (%d bytes) to %s", bk.Status.Documents, bk.Status.Size, bk.Status.Key)
+		if bk.Status.Error != "" {
+			rec.Eventf(bk, related, corev1.EventTypeWarning, EventRetentionFailed, "Backup", "%s", bk.Status.Error)
+		}
+	case dbv1.BackupFailed:
+		rec.Eventf(bk, related, corev1.EventTypeWarning, EventBackupFailed, "Backup", "%s", bk.Status.Error)
+		if db != nil {
+			rec.Eventf(db, bk, corev1.EventTypeWarning, EventBackupFailed, "Backup", "DatabaseBackup %s failed: %s", bk.Name, bk.Status.Error)
+		}
+	}
+}
+
+// pruneScheduled deletes the scheduled DatabaseBackups of db that no longer stand for
+// anything: the Completed ones whose archives the dbserver's retention has just deleted (the
+// same rule, backup.Expired, applied to their keys; only when this backup, done, reports no
+// retention error), and the Failed ones beyond the newest KeepFailedScheduledBackups. A
+// DatabaseBackup a Database's spec.bootstrap.fromBackup names is always kept, and so is every
+// DatabaseBackup a user created. Failures are told as an event and retried at the next end.
+func (r *DatabaseBackupReconciler) pruneScheduled(ctx context.Context, db *dbv1.Database, done *dbv1.DatabaseBackup) {
+	doomed, err := r.prunable(ctx, db, done)
+	var errs []string
+	if err == nil {
+		for _, bk := range doomed {
+			err := r.client.Delete(ctx, bk, client.Preconditions{UID: &bk.UID})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err.Error())
+			}
+		}
+	} else {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		logf.FromContext(ctx).Error(fmt.Errorf("%s", strings.Join(errs, "; ")), "pruning scheduled DatabaseBackups", "database", db.Name)
+		r.opts.Recorder.Eventf(db, nil, corev1.EventTypeWarning, EventPruneFailed, "Prune", "deleting old scheduled DatabaseBackups: %s", strings.Join(errs, "; "))
+		return
+	}
+	if len(doomed) > 0 {
+		names := make([]string, len(doomed))
+		for i, bk := range doomed {
+			names[i] = bk.Name
+		}
+		r.opts.Recorder.Eventf(db, nil, corev1.EventTypeNormal, EventBackupsPruned, "Prune", "deleted scheduled DatabaseBackups %s (archive past retention, or failed beyond the newest %d)",
+			strings.Join(names, ", "), KeepFailedScheduledBackups)
+	}
+}
+
+// prunable lists the DatabaseBackups pruneScheduled deletes.
+func (r *DatabaseBackupReconciler) prunable(ctx context.Context, db *dbv1.Database, done *dbv1.DatabaseBackup) ([]*dbv1.DatabaseBackup, error) {
+	var list dbv1.DatabaseBackupList
+	if err := r.client.List(ctx, &list, client.InNamespace(db.Namespace)); err != nil {
+		return nil, fmt.Errorf("while listing the DatabaseBackups of %q: %w", db.Name, err)
+	}
+	var dbs dbv1.DatabaseList
+	if err := r.client.List(ctx, &dbs, client.InNamespace(db.Namespace)); err != nil {
+		return nil, fmt.Errorf("while listing the Databases of namespace %q: %w", db.Namespace, err)
+	}
+	inUse := map[string]bool{}
+	for _, d := range dbs.Items {
+		if b := d.Spec.Bootstrap; b != nil && b.FromBackup != nil && b.FromBackup.BackupName != "" {
+			inUse[b.FromBackup.BackupName] = true
+		}
+	}
+	var completed, failed []*dbv1.DatabaseBackup
+	for i := range list.Items {
+		bk := &list.Items[i]
+		if bk.Spec.Database != db.Name || !bk.DeletionTimestamp.IsZero() {
+			continue
+		}
+		switch bk.Status.Phase {
+		case dbv1.BackupCompleted:
+			completed = append(completed, bk)
+		case dbv1.BackupFailed:
+			failed = append(failed, bk)
+		}
+	}
+	prunable := func(bk *dbv1.DatabaseBackup) bool {
+		return bk.Labels[LabelScheduled] == "true" && !inUse[bk.Name] && bk.UID != done.UID
+	}
+	var out []*dbv1.DatabaseBackup
+	if db.Spec.Backup != nil && db.Spec.Backup.Retention != nil && done.Status.Phase == dbv1.BackupCompleted && done.Status.Error == "" && sameStore(done.Status.ObjectStore, &db.Spec.Backup.ObjectStore) {
+		// The archives the dbserver's retention kept or deleted are those under the store and
+		// prefix this backup went to: the others are left alone.
+		prefix := db.BackupPrefix()
+		byKey := map[string]*dbv1.DatabaseBackup{}
+		var keys []string
+		for _, bk := range completed {
+			if sameStore(bk.Status.ObjectStore, done.Status.ObjectStore) && strings.HasPrefix(bk.Status.Key, prefix) {
+				byKey[bk.Status.Key] = bk
+				keys = append(keys, bk.Status.Key)
+			}
+		}
+		now := r.opts.Now()
+		if c := done.Status.CompletedAt; c != nil {
+			now = c.Time
+		}
+		rs := backupSettingsFor(db).Retention
+		for _, key := range backup.Expired(prefix, keys, rs, done.Status.Key, now) {
+			if bk := byKey[key]; prunable(bk) {
+				out = append(out, bk)
+			}
+		}
+	}
+	// Failed ones, newest first by creation; the newest few are kept for their error.
+	slices.SortFunc(failed, func(a, b *dbv1.DatabaseBackup) int {
+		if c := b.CreationTimestamp.Compare(a.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Name, a.Name)
+	})
+	kept := 0
+	for _, bk := range failed {
+		if bk.Labels[LabelScheduled] != "true" {
+			continue
+		}
+		if kept < KeepFailedScheduledBackups || !prunable(bk) {
+			kept++
+			continue
+		}
+		out = append(out, bk)
+	}
+	return out, nil
+}
+
+// sameStore reports whether a and b name the same bucket on the same endpoint.
+func sameStore(a, b *dbv1.ObjectStoreSpec) bool {
+	return a != nil && b != nil && a.Bucket == b.Bucket && strings.TrimSuffix(a.Endpoint, "/") == strings.TrimSuffix(b.Endpoint, "/")
 }
 
 func equalStatus(a, b *dbv1.DatabaseBackupStatus) bool {
@@ -118,8 +307,20 @@ func equalStatus(a, b *dbv1.DatabaseBackupStatus) bool {
 	return string(ja) == string(jb)
 }
 
-// step does the next thing for bk and changes its status accordingly.
-func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBackup, note *string) (ctrl.Result, error) {
+// step does the next thing for bk and changes its status accordingly; note says why the
+// dbserver could not be reached, if it could not. It returns bk's Database, nil when it does
+// not exist.
+func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBackup, note *string) (*dbv1.Database, ctrl.Result, error) {
+	db := &dbv1.Database{}
+	res, err := r.stepWith(ctx, bk, db, note)
+	if db.UID == "" {
+		db = nil
+	}
+	return db, res, err
+}
+
+// stepWith is step, reading the Database into db.
+func (r *DatabaseBackupReconciler) stepWith(ctx context.Context, bk *dbv1.DatabaseBackup, db *dbv1.Database, note *string) (ctrl.Result, error) {
 	fail := func(format string, args ...any) (ctrl.Result, error) {
 		bk.Status.Phase = dbv1.BackupFailed
 		bk.Status.Error = fmt.Sprintf(format, args...)
@@ -129,7 +330,6 @@ func (r *DatabaseBackupReconciler) step(ctx context.Context, bk *dbv1.DatabaseBa
 		}
 		return ctrl.Result{}, nil
 	}
-	db := &dbv1.Database{}
 	err := r.client.Get(ctx, types.NamespacedName{Namespace: bk.Namespace, Name: bk.Spec.Database}, db)
 	if apierrors.IsNotFound(err) {
 		return fail("Database %q not found in namespace %q", bk.Spec.Database, bk.Namespace)

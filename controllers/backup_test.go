@@ -127,7 +127,7 @@ func TestScheduleCreatesDatabaseBackups(t *testing.T) {
 	s.mustCreate(t, db)
 	created := db.CreationTimestamp.Time
 	now := created
-	r := NewScheduledBackupReconciler(s.admin, func() time.Time { return now })
+	r := NewScheduledBackupReconciler(s.admin, s.recorder, func() time.Time { return now })
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: db.Name}}
 	list := func() []dbv1.DatabaseBackup {
 		var l dbv1.DatabaseBackupList
@@ -158,6 +158,7 @@ func TestScheduleCreatesDatabaseBackups(t *testing.T) {
 	if n := len(list()); n != 2 {
 		t.Fatalf("after 35 minutes: %d backups, want 2", n)
 	}
+	s.waitEvent(t, ns, db.Name, corev1.EventTypeNormal, EventBackupScheduled, items[0].Name)
 }
 
 func TestBootstrapFromAMissingBackupStalls(t *testing.T) {
@@ -178,6 +179,7 @@ func TestBootstrapFromAMissingBackupStalls(t *testing.T) {
 		}
 		return nil
 	})
+	s.waitEvent(t, ns, db.Name, corev1.EventTypeWarning, ReasonBackupNotFound, "never-taken")
 	// No Deployment: the dbserver must not start on an empty volume instead of the backup.
 	if err := s.get(ns, db.Name, &appsv1.Deployment{}); err == nil {
 		t.Fatal("a Deployment was created although the backup is missing")
@@ -193,9 +195,11 @@ func TestBootstrapFromAMissingBackupStalls(t *testing.T) {
 }
 
 // TestBackupControllerDrivesTheDBServer runs a real dbserver API (in process, over loopback)
-// configured from the settings the operator renders, against a real S3 server: three
-// DatabaseBackups complete, retention (keepLast 2) leaves two objects, and no credential
-// appears in a status.
+// configured from the settings the operator renders, against a real S3 server: a one-off and
+// four scheduled DatabaseBackups complete, retention (keepLast 2) leaves two objects, the
+// scheduled DatabaseBackups whose archives retention removed are pruned (but not the one-off,
+// nor one a Database bootstraps from), events tell each step, and no credential appears in a
+// status. Failed scheduled DatabaseBackups are pruned beyond the newest three.
 func TestBackupControllerDrivesTheDBServer(t *testing.T) {
 	s := envOrSkip(t)
 	s3 := s3test.Start(t, "backups")
@@ -231,10 +235,11 @@ func TestBackupControllerDrivesTheDBServer(t *testing.T) {
 	hs := httptest.NewServer(api)
 	defer hs.Close()
 
-	r := NewDatabaseBackupReconciler(s.admin, s.admin, BackupOptions{Endpoint: func(*dbv1.Database) string { return hs.URL }, PollInterval: 10 * time.Millisecond})
-	var keys []string
-	for i := range 3 {
-		bk := &dbv1.DatabaseBackup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b" + string(rune('0'+i))}, Spec: dbv1.DatabaseBackupSpec{Database: db.Name}}
+	r := NewDatabaseBackupReconciler(s.admin, s.admin, BackupOptions{Endpoint: func(*dbv1.Database) string { return hs.URL }, PollInterval: 10 * time.Millisecond, Recorder: s.recorder})
+	scheduled := map[string]string{LabelBackupDatabase: db.Name, LabelScheduled: "true"}
+	take := func(name string, labels map[string]string) *dbv1.DatabaseBackup {
+		t.Helper()
+		bk := &dbv1.DatabaseBackup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: dbv1.DatabaseBackupSpec{Database: db.Name}}
 		s.mustCreate(t, bk)
 		req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: bk.Name}}
 		eventually(t, "DatabaseBackup "+bk.Name+" completes", func() error {
@@ -257,26 +262,66 @@ func TestBackupControllerDrivesTheDBServer(t *testing.T) {
 		if strings.Contains(string(raw), s3.SecretAccessKey) || strings.Contains(string(raw), apiKey) {
 			t.Fatalf("a credential appears in the status: %s", raw)
 		}
-		keys = append(keys, bk.Status.Key)
+		s.waitEventAbout(t, ns, "DatabaseBackup", bk.Name, corev1.EventTypeNormal, EventBackupStarted, bk.Status.BackupID)
+		s.waitEventAbout(t, ns, "DatabaseBackup", bk.Name, corev1.EventTypeNormal, EventBackupCompleted, bk.Status.Key)
+		return bk
+	}
+	names := func() string {
+		var l dbv1.DatabaseBackupList
+		if err := s.admin.List(context.Background(), &l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, b := range l.Items {
+			out = append(out, b.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	take("manual", nil)
+	take("s0", scheduled)
+	s1 := take("s1", scheduled)
+	// A Database bootstraps from s1: s1 outlives its archive.
+	s.mustCreate(t, &dbv1.Database{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "copy"}, Spec: dbv1.DatabaseSpec{
+		Bootstrap: &dbv1.BootstrapSpec{FromBackup: &dbv1.FromBackupSpec{BackupName: s1.Name}}}})
+	s2 := take("s2", scheduled)
+	if got := names(); got != "manual,s1,s2" {
+		t.Fatalf("DatabaseBackups after s2 = %s, want manual,s1,s2 (s0's archive is past keepLast 2; a one-off stays)", got)
+	}
+	s.waitEvent(t, ns, db.Name, corev1.EventTypeNormal, EventBackupsPruned, "s0")
+	s3b := take("s3", scheduled)
+	if got := names(); got != "manual,s1,s2,s3" {
+		t.Fatalf("DatabaseBackups after s3 = %s, want manual,s1,s2,s3 (s1 is in use by a bootstrap)", got)
 	}
 	got := s3.Keys(t, "backups", "restkube/"+ns+"/notes/")
-	if strings.Join(got, ",") != strings.Join(keys[1:], ",") {
-		t.Fatalf("objects after retention = %v, want %v", got, keys[1:])
+	if want := s2.Status.Key + "," + s3b.Status.Key; strings.Join(got, ",") != want {
+		t.Fatalf("objects after retention = %v, want %v", got, want)
 	}
 
-	// A DatabaseBackup of a Database without spec.backup fails, with the reason.
+	// A DatabaseBackup of a Database without spec.backup fails, with the reason, told as an
+	// event on both; of five failed scheduled ones, the newest three are kept.
 	plain := &dbv1.Database{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "plain"}}
 	s.mustCreate(t, plain)
-	bk := &dbv1.DatabaseBackup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "of-plain"}, Spec: dbv1.DatabaseBackupSpec{Database: "plain"}}
-	s.mustCreate(t, bk)
-	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: bk.Name}}); err != nil {
-		t.Fatal(err)
+	for i := range 5 {
+		bk := &dbv1.DatabaseBackup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("plain-%d", i),
+			Labels: map[string]string{LabelBackupDatabase: "plain", LabelScheduled: "true"}}, Spec: dbv1.DatabaseBackupSpec{Database: "plain"}}
+		s.mustCreate(t, bk)
+		if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: bk.Name}}); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			continue
+		}
+		if err := s.get(ns, bk.Name, bk); err != nil {
+			t.Fatal(err)
+		}
+		if bk.Status.Phase != dbv1.BackupFailed || !strings.Contains(bk.Status.Error, "no spec.backup") || !meta.IsStatusConditionTrue(bk.Status.Conditions, dbv1.ConditionStalled) {
+			t.Fatalf("status = %+v", bk.Status)
+		}
+		s.waitEventAbout(t, ns, "DatabaseBackup", bk.Name, corev1.EventTypeWarning, EventBackupFailed, "no spec.backup")
+		s.waitEvent(t, ns, "plain", corev1.EventTypeWarning, EventBackupFailed, bk.Name)
 	}
-	if err := s.get(ns, bk.Name, bk); err != nil {
-		t.Fatal(err)
-	}
-	if bk.Status.Phase != dbv1.BackupFailed || !strings.Contains(bk.Status.Error, "no spec.backup") || !meta.IsStatusConditionTrue(bk.Status.Conditions, dbv1.ConditionStalled) {
-		t.Fatalf("status = %+v", bk.Status)
+	if got := names(); got != "manual,plain-2,plain-3,plain-4,s1,s2,s3" {
+		t.Fatalf("DatabaseBackups after five failures = %s, want the newest three failed kept", got)
 	}
 }
 

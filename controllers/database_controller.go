@@ -108,8 +108,9 @@ func NewDatabaseReconciler(mgr ctrl.Manager, opts Options) (*DatabaseReconciler,
 	}, nil
 }
 
-// The operator's permissions, least privilege: it never deletes (owner references let the
-// garbage collector do that), never updates whole objects (server-side apply is a patch), and
+// The operator's permissions, least privilege: it deletes nothing it builds for a Database
+// (owner references let the garbage collector do that; its one deletion is the pruning of
+// scheduled DatabaseBackups, in backup_controller.go), never updates whole objects (server-side apply is a patch), and
 // lists and watches Secrets cluster-wide for their metadata, so that a referenced Secret is seen
 // whatever its labels (RBAC cannot grant metadata without data).
 // +kubebuilder:rbac:groups=db.restkube.dev,resources=databases,verbs=get;list;watch

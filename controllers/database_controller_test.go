@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -112,6 +111,13 @@ func (s *suite) markAvailable(t *testing.T, ns, name string) {
 // waitEvent waits for an event about Database name with the given type and reason.
 func (s *suite) waitEvent(t *testing.T, ns, name, typ, reason, messagePart string) {
 	t.Helper()
+	s.waitEventAbout(t, ns, "Database", name, typ, reason, messagePart)
+}
+
+// waitEventAbout waits for an event about the kind's object name with the given type and
+// reason, whose note holds messagePart.
+func (s *suite) waitEventAbout(t *testing.T, ns, kind, name, typ, reason, messagePart string) {
+	t.Helper()
 	eventually(t, fmt.Sprintf("a %s event %s", typ, reason), func() error {
 		var list eventsv1.EventList
 		if err := s.admin.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
@@ -119,7 +125,7 @@ func (s *suite) waitEvent(t *testing.T, ns, name, typ, reason, messagePart strin
 		}
 		var seen []string
 		for _, e := range list.Items {
-			if e.Regarding.Kind == "Database" && e.Regarding.Name == name && e.Type == typ && e.Reason == reason &&
+			if e.Regarding.Kind == kind && e.Regarding.Name == name && e.Type == typ && e.Reason == reason &&
 				strings.Contains(e.Note, messagePart) {
 				return nil
 			}
@@ -586,11 +592,6 @@ func (s *suite) collectGarbage(t *testing.T, ns string, uid types.UID) {
 		}
 	}
 }
-
-// nopRecorder drops events, for reconcilers called directly by tests.
-type nopRecorder struct{}
-
-func (nopRecorder) Eventf(_, _ runtime.Object, _, _, _, _ string, _ ...any) {}
 
 func TestSettingsTheDbserverWouldRefuseStallAndKeepTheLastGoodOnes(t *testing.T) {
 	s := envOrSkip(t)

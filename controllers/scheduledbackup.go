@@ -23,8 +23,10 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -50,17 +52,22 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // DatabaseBackups it created, so a restarted operator neither repeats nor skips a backup (a
 // missed run is taken once, not once per missed time).
 type ScheduledBackupReconciler struct {
-	client client.Client
-	now    func() time.Time
+	client   client.Client
+	recorder events.EventRecorder
+	now      func() time.Time
 }
 
-// NewScheduledBackupReconciler returns the reconciler of backup schedules; now is the clock
+// NewScheduledBackupReconciler returns the reconciler of backup schedules; recorder records
+// an event on the Database for each DatabaseBackup created (nil: none), now is the clock
 // (nil: time.Now).
-func NewScheduledBackupReconciler(c client.Client, now func() time.Time) *ScheduledBackupReconciler {
+func NewScheduledBackupReconciler(c client.Client, recorder events.EventRecorder, now func() time.Time) *ScheduledBackupReconciler {
 	if now == nil {
 		now = time.Now
 	}
-	return &ScheduledBackupReconciler{client: c, now: now}
+	if recorder == nil {
+		recorder = nopRecorder{}
+	}
+	return &ScheduledBackupReconciler{client: c, recorder: recorder, now: now}
 }
 
 // SetupWithManager registers the controller.
@@ -135,9 +142,14 @@ func (r *ScheduledBackupReconciler) create(ctx context.Context, db *dbv1.Databas
 		Spec: dbv1.DatabaseBackupSpec{Database: db.Name},
 	}
 	// No owner reference: a backup must outlive its Database, or it could not restore one.
-	if err := r.client.Create(ctx, bk, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+	err := r.client.Create(ctx, bk, client.FieldOwner(FieldOwner))
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("while creating DatabaseBackup %q: %w", bk.Name, err)
 	}
 	logf.FromContext(ctx).Info("scheduled backup", "databaseBackup", bk.Name, "scheduleTime", t)
+	r.recorder.Eventf(db, bk, corev1.EventTypeNormal, EventBackupScheduled, "Schedule", "created DatabaseBackup %s for the schedule's time %s", bk.Name, t.UTC().Format(time.RFC3339))
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,8 +55,11 @@ type suite struct {
 	mgrCache  cache.Cache   // the manager's cache, to look at what it holds
 	// reconciler is the one the manager runs; tests call Reconcile on copies of it.
 	reconciler *DatabaseReconciler
-	scheme     *runtime.Scheme
-	nsCounter  atomic.Int64
+	// recorder is the manager's event recorder (writing as the operator's user), for the
+	// reconcilers tests build themselves.
+	recorder  events.EventRecorder
+	scheme    *runtime.Scheme
+	nsCounter atomic.Int64
 }
 
 var (
@@ -147,7 +151,7 @@ func startSuite(assets string) (*suite, func() error, error) {
 		cancel()
 		return fail(errors.New("the manager's cache did not sync"))
 	}
-	s := &suite{env: env, admin: admin, mgrClient: mgr.GetClient(), mgrCache: mgr.GetCache(), reconciler: r, scheme: scheme}
+	s := &suite{env: env, admin: admin, mgrClient: mgr.GetClient(), mgrCache: mgr.GetCache(), reconciler: r, recorder: mgr.GetEventRecorder(EventSource), scheme: scheme}
 	stop := func() error {
 		cancel()
 		if err := <-done; err != nil {

@@ -222,7 +222,7 @@ func (s *Service) take(run Run, b settings.Backup) Run {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m, werr = Write(s.ctx, pw, s.opts.CopyFile, WriteOptions{Database: database, Media: s.opts.Media, Now: s.now})
+		m, werr = Write(s.ctx, pw, s.opts.CopyFile, WriteOptions{Database: database, Media: s.opts.Media, Now: s.now, Nice: BackgroundNice})
 		_ = pw.CloseWithError(werr)
 	}()
 	size, err := bucket.Put(s.ctx, run.Key, pr)
@@ -253,10 +253,8 @@ func (s *Service) take(run Run, b settings.Backup) Run {
 // backupKey matches the keys this package writes under a prefix (newID + ".tar.zst").
 var backupKey = regexp.MustCompile(`^(\d{8}T\d{6}\.\d{3}Z)-[0-9a-f]{6}\.tar\.zst$`)
 
-// ApplyRetention deletes the backups under prefix that r no longer keeps: those beyond the
-// newest KeepLast and those older than MaxAgeDays (by the time in their key). It never deletes
-// newest (the backup just taken), nor an object whose key it did not write. It returns how
-// many it deleted.
+// ApplyRetention deletes the backups under prefix that r no longer keeps (see Expired). It
+// returns how many it deleted.
 func ApplyRetention(ctx context.Context, b *Bucket, prefix string, r settings.Retention, newest string, now time.Time) (int, error) {
 	if r.KeepLast == 0 && r.MaxAgeDays == 0 {
 		return 0, nil
@@ -265,13 +263,41 @@ func ApplyRetention(ctx context.Context, b *Bucket, prefix string, r settings.Re
 	if err != nil {
 		return 0, err
 	}
+	keys := make([]string, 0, len(objs))
+	for _, o := range objs {
+		keys = append(keys, o.Key)
+	}
+	deleted := 0
+	var errs []error
+	for _, key := range Expired(prefix, keys, r, newest, now) {
+		if err := b.Delete(ctx, key); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted++
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// Expired returns the keys among keys (object keys under prefix) that retention r no longer
+// keeps: those beyond the newest KeepLast and those older than MaxAgeDays (by the time in
+// their key). It never returns newest (the backup just taken), the newest key of all, nor a
+// key this package did not write. The operator applies the same rule to DatabaseBackups, so
+// that an object never outlives its archive.
+func Expired(prefix string, keys []string, r settings.Retention, newest string, now time.Time) []string {
+	if r.KeepLast == 0 && r.MaxAgeDays == 0 {
+		return nil
+	}
 	type backup struct {
 		key string
 		at  time.Time
 	}
 	var backups []backup
-	for _, o := range objs {
-		rest, _ := strings.CutPrefix(o.Key, prefix)
+	for _, key := range keys {
+		rest, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
 		sm := backupKey.FindStringSubmatch(rest)
 		if sm == nil {
 			continue
@@ -280,25 +306,19 @@ func ApplyRetention(ctx context.Context, b *Bucket, prefix string, r settings.Re
 		if err != nil {
 			continue
 		}
-		backups = append(backups, backup{key: o.Key, at: at})
+		backups = append(backups, backup{key: key, at: at})
 	}
 	// Newest first: the service gives each backup a later millisecond than the one before.
 	slices.SortFunc(backups, func(a, b backup) int { return strings.Compare(b.key, a.key) })
-	deleted := 0
-	var errs []error
+	var out []string
 	for i, bk := range backups {
 		expired := (r.KeepLast > 0 && i >= r.KeepLast) ||
 			(r.MaxAgeDays > 0 && now.Sub(bk.at) > time.Duration(r.MaxAgeDays)*24*time.Hour)
-		if !expired || bk.key == newest || i == 0 {
-			continue
+		if expired && bk.key != newest && i != 0 {
+			out = append(out, bk.key)
 		}
-		if err := b.Delete(ctx, bk.key); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		deleted++
 	}
-	return deleted, errors.Join(errs...)
+	return out
 }
 
 // metrics are the backup series of /metrics.

@@ -234,3 +234,37 @@ func TestFailuresAreRecordedWithoutCredentials(t *testing.T) {
 		t.Fatalf("Start without a store: %v", err)
 	}
 }
+
+func TestExpired(t *testing.T) {
+	const p = "restkube/apps/todo/"
+	keys := []string{
+		p + "20260101T030000.000Z-aaaaaa.tar.zst",
+		p + "20260102T030000.000Z-bbbbbb.tar.zst",
+		p + "20260103T030000.000Z-cccccc.tar.zst",
+		p + "20260104T030000.000Z-dddddd.tar.zst",
+		p + "notes.txt", // not ours: never touched
+		"other/20260101T030000.000Z-eeeeee.tar.zst",      // another prefix
+		p + "nested/20260101T030000.000Z-ffffff.tar.zst", // not directly under the prefix
+	}
+	now, _ := time.Parse(time.RFC3339, "2026-01-04T04:00:00Z")
+	cases := map[string]struct {
+		r      settings.Retention
+		newest string
+		want   []string
+	}{
+		"no retention keeps all":  {settings.Retention{}, keys[3], nil},
+		"keep the last two":       {settings.Retention{KeepLast: 2}, keys[3], []string{keys[1], keys[0]}},
+		"older than two days":     {settings.Retention{MaxAgeDays: 2}, keys[3], []string{keys[1], keys[0]}},
+		"either rule deletes":     {settings.Retention{KeepLast: 3, MaxAgeDays: 2}, keys[3], []string{keys[1], keys[0]}},
+		"the newest is never due": {settings.Retention{KeepLast: 1, MaxAgeDays: 1}, keys[3], []string{keys[2], keys[1], keys[0]}},
+		"nor the one just taken":  {settings.Retention{KeepLast: 1}, keys[2], []string{keys[1], keys[0]}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := Expired(p, keys, c.r, c.newest, now)
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Fatalf("Expired = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

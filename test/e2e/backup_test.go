@@ -3,10 +3,12 @@
 package e2e_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +20,7 @@ import (
 // TestBackupRoundTrip writes documents, backs the Database up with a DatabaseBackup to an
 // S3-compatible server (versitygw, built by make s3-server, listening on the node address so
 // that pods reach it), deletes the Database and its claim, creates a new Database from the
-// backup and reads the same documents from it.
+// backup and reads the same documents and media file from it.
 func TestBackupRoundTrip(t *testing.T) {
 	e := loadEnv(t)
 	if e.image == "" {
@@ -89,15 +91,17 @@ spec:
   backup:%s
 `, access, secret, srcName, store))
 
-	var base, key string
+	var base, key, photoID string
 	titles := []string{"first", "second", "third"}
-	step("write documents", func(t *testing.T) {
+	photo := e2ePNG(64, 48)
+	step("write documents and a media file", func(t *testing.T) {
 		e.kubectl(t, "-n", ns, "wait", "database/"+srcName, "--for=condition=Ready", "--timeout=3m")
 		key = secretValue(t, e, ns, srcName+"-credentials", "api-key")
 		base = e.portForward(t, ns, "service/"+srcName, "80")
 		for _, title := range titles {
 			mustCall(t, "POST", base+"/rest/notes", map[string]string{"x-apikey": key}, map[string]string{"title": title}, 201, nil)
 		}
+		photoID = mediaUpload(t, base, key, http.StatusCreated, [2]string{"photo.png", string(photo)})[0]
 	})
 	step("DatabaseBackup completes", func(t *testing.T) {
 		e.apply(t, ns, fmt.Sprintf("apiVersion: db.restkube.dev/v1alpha1\nkind: DatabaseBackup\nmetadata: {name: before-delete}\nspec: {database: %s}\n", srcName))
@@ -122,7 +126,7 @@ spec:
 		e.kubectl(t, "-n", ns, "delete", "database", srcName, "--wait", "--timeout=3m")
 		e.kubectl(t, "-n", ns, "delete", "pvc", srcName+"-data", "--ignore-not-found", "--wait", "--timeout=3m")
 	})
-	step("a new Database from the backup serves the same documents", func(t *testing.T) {
+	step("a new Database from the backup serves the same documents and file", func(t *testing.T) {
 		e.apply(t, ns, fmt.Sprintf("apiVersion: db.restkube.dev/v1alpha1\nkind: Database\nmetadata: {name: %s}\nspec:\n  storage: {size: 64Mi, deletionPolicy: Delete}\n  bootstrap:\n    fromBackup: {backupName: before-delete}\n", newName))
 		e.kubectl(t, "-n", ns, "wait", "database/"+newName, "--for=condition=Ready", "--timeout=5m")
 		newKey := secretValue(t, e, ns, newName+"-credentials", "api-key")
@@ -138,6 +142,18 @@ spec:
 		})
 		if got := titlesOf(docs); got != strings.Join(titles, ",") {
 			t.Fatalf("restored titles = %s, want %s", got, strings.Join(titles, ","))
+		}
+		r := mustCall(t, http.MethodGet, url+"/media/"+photoID, nil, nil, http.StatusOK, nil)
+		if !bytes.Equal(r.body, photo) {
+			t.Fatalf("restored media file %s: %d bytes, want the %d uploaded", photoID, len(r.body), len(photo))
+		}
+		var meta struct {
+			Size     int64  `json:"size"`
+			OrigName string `json:"origname"`
+		}
+		mustCall(t, http.MethodGet, url+"/media/"+photoID+"/meta", map[string]string{"x-apikey": newKey}, nil, http.StatusOK, &meta)
+		if meta.Size != int64(len(photo)) || meta.OrigName != "photo.png" {
+			t.Fatalf("restored media meta = %+v, want size %d and name photo.png", meta, len(photo))
 		}
 	})
 	step("a Database from a missing backup is Stalled", func(t *testing.T) {
