@@ -76,8 +76,12 @@ type DatabaseReconciler struct {
 	apiReader client.Reader
 	// ownedSecrets caches the Secrets the operator owns, with their data.
 	ownedSecrets ownedSecretCache
-	recorder     events.EventRecorder
-	opts         Options
+	// secretMeta reads the metadata of every Secret from the manager's cache (the client
+	// bypasses its cache for Secrets); refSecrets keeps the data of referenced ones by version.
+	secretMeta client.Reader
+	refSecrets *refSecretCache
+	recorder   events.EventRecorder
+	opts       Options
 }
 
 // NewDatabaseReconciler returns a reconciler working through mgr's client and caches. It adds
@@ -103,6 +107,8 @@ func NewDatabaseReconciler(mgr ctrl.Manager, opts Options) (*DatabaseReconciler,
 		client:       mgr.GetClient(),
 		apiReader:    mgr.GetAPIReader(),
 		ownedSecrets: owned,
+		secretMeta:   mgr.GetCache(),
+		refSecrets:   &refSecretCache{},
 		recorder:     mgr.GetEventRecorder(EventSource),
 		opts:         opts,
 	}, nil

@@ -19,9 +19,11 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,7 +36,8 @@ import (
 // This file handles the user Secrets a Database references (apiKeys, web keys, the Auth0 client
 // secret): the operator neither owns nor labels them. Their metadata comes through a watch on
 // every Secret, a field index maps a Secret's name to the Databases that name it, and their data
-// is read by name, uncached, only when a reconcile needs it.
+// is read by name when a reconcile needs it and the copy last read is not of the Secret's
+// current resourceVersion.
 
 // secretRefIndex indexes Databases by the names of the Secrets they reference, so a Secret
 // event finds its Databases without listing them all.
@@ -80,19 +83,93 @@ func (r *DatabaseReconciler) readSecretRefs(ctx context.Context, db *dbv1.Databa
 	return values, nil, nil
 }
 
-// referencedSecret reads the user Secret ns/name from the API server, or returns nil when it
-// does not exist. The read is uncached on purpose: caching the data of Secrets the operator does
-// not own would mean caching every Secret of the cluster.
+// referencedSecret returns the user Secret ns/name, or nil when it does not exist. Its data is
+// read from the API server by name, and kept only while the Secret's resourceVersion in the
+// metadata cache says it has not changed since: caching the data of every Secret would mean
+// caching the cluster's, but a Secret shared by a thousand Databases is then read once per
+// change, not once per Database.
 func (r *DatabaseReconciler) referencedSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.secretMeta.Get(ctx, key, meta); err == nil {
+		if s := r.refSecrets.get(key, meta.ResourceVersion); s != nil {
+			return s, nil
+		}
+	}
+	// Not in the metadata cache (it may lag a creation), or changed: read it.
 	s := &corev1.Secret{}
-	err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s)
+	err := r.apiReader.Get(ctx, key, s)
 	if apierrors.IsNotFound(err) {
+		r.refSecrets.forget(key)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("while reading Secret %q: %w", name, err)
 	}
+	r.refSecrets.put(key, s)
 	return s, nil
+}
+
+// maxRefSecretBytes bounds the data the referenced-Secret cache holds; past it the cache starts
+// over, so a cluster with many large referenced Secrets costs reads, not memory.
+const maxRefSecretBytes = 16 << 20
+
+// refSecretCache holds the user Secrets Databases reference, as last read, each valid for the
+// resourceVersion it was read at. Callers must not modify what get returns.
+type refSecretCache struct {
+	mu      sync.Mutex
+	secrets map[types.NamespacedName]*corev1.Secret
+	bytes   int
+}
+
+func (c *refSecretCache) get(key types.NamespacedName, resourceVersion string) *corev1.Secret {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.secrets[key]; s != nil && s.ResourceVersion == resourceVersion {
+		return s
+	}
+	return nil
+}
+
+func (c *refSecretCache) put(key types.NamespacedName, s *corev1.Secret) {
+	size := secretDataSize(s)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgetLocked(key)
+	if c.secrets == nil || c.bytes+size > maxRefSecretBytes {
+		c.secrets, c.bytes = map[types.NamespacedName]*corev1.Secret{}, 0
+	}
+	if size > maxRefSecretBytes {
+		return
+	}
+	// Only what a reconcile reads: the data and the resourceVersion it belongs to.
+	c.secrets[key] = &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, ResourceVersion: s.ResourceVersion},
+		Data:       s.Data,
+	}
+	c.bytes += size
+}
+
+func (c *refSecretCache) forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgetLocked(key)
+}
+
+func (c *refSecretCache) forgetLocked(key types.NamespacedName) {
+	if old := c.secrets[key]; old != nil {
+		c.bytes -= secretDataSize(old)
+		delete(c.secrets, key)
+	}
+}
+
+func secretDataSize(s *corev1.Secret) int {
+	n := 0
+	for k, v := range s.Data {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // databasesForSecret maps a Secret (its metadata) to the Databases in its namespace that

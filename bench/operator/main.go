@@ -42,7 +42,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -58,6 +60,7 @@ type config struct {
 	qps                                                       float64
 	burst                                                     int
 	assets, manager                                           string
+	apiProfile                                                string
 }
 
 func main() {
@@ -71,6 +74,7 @@ func main() {
 	flag.IntVar(&c.createWorkers, "create-workers", 32, "goroutines creating the Databases")
 	flag.StringVar(&c.assets, "assets", "bin/k8s", "directory holding kube-apiserver and etcd")
 	flag.StringVar(&c.manager, "manager", "", "a prebuilt manager binary (default: build .)")
+	flag.StringVar(&c.apiProfile, "apiserver-cpuprofile", "", "write a CPU profile of kube-apiserver, taken while the Databases are reconciled, to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, c)
@@ -179,6 +183,9 @@ func run(ctx context.Context, c config) error {
 
 	logf("creating %d Databases", c.databases)
 	start := time.Now()
+	if c.apiProfile != "" {
+		go profileAPIServer(ctx, cfg, c.apiProfile, 20*time.Second)
+	}
 	if err := createDatabases(ctx, admin, ns, c); err != nil {
 		return err
 	}
@@ -229,8 +236,12 @@ func observe(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, ns s
 	if err != nil {
 		return nil, fmt.Errorf("the bench's cache: %w", err)
 	}
-	for _, o := range []client.Object{&dbv1.Database{}, &appsv1.Deployment{}, &corev1.Service{},
-		&corev1.PersistentVolumeClaim{}, &corev1.Secret{}} {
+	// Deployments, Services and claims only need to exist: their metadata is enough, and a
+	// metadata watch costs the API server less than the full objects.
+	for _, o := range []client.Object{&dbv1.Database{}, &corev1.Secret{},
+		metadataOf(appsv1.SchemeGroupVersion.WithKind("Deployment")),
+		metadataOf(corev1.SchemeGroupVersion.WithKind("Service")),
+		metadataOf(corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"))} {
 		if _, err := obs.GetInformer(ctx, o); err != nil {
 			return nil, fmt.Errorf("the bench's informer for %T: %w", o, err)
 		}
@@ -244,6 +255,26 @@ func observe(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, ns s
 		return nil, errors.New("the bench's cache did not sync")
 	}
 	return obs, nil
+}
+
+// profileAPIServer writes a CPU profile of kube-apiserver over the next d to path
+// (kube-apiserver serves /debug/pprof unless --profiling=false).
+func profileAPIServer(ctx context.Context, cfg *rest.Config, path string, d time.Duration) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		logf("apiserver profile: %v", err)
+		return
+	}
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+		Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(ctx)
+	if err == nil {
+		err = os.WriteFile(path, raw, 0o644)
+	}
+	if err != nil {
+		logf("apiserver profile: %v", err)
+		return
+	}
+	logf("apiserver profile written to %s", path)
 }
 
 func logf(format string, args ...any) {
@@ -343,11 +374,11 @@ func waitAllReconciled(ctx context.Context, admin client.Reader, ns string, n in
 
 func countReconciled(ctx context.Context, admin client.Reader, ns string) (int, string, error) {
 	var dbs dbv1.DatabaseList
-	var deps appsv1.DeploymentList
-	var svcs corev1.ServiceList
-	var pvcs corev1.PersistentVolumeClaimList
 	var secs corev1.SecretList
-	for _, l := range []client.ObjectList{&dbs, &deps, &svcs, &pvcs, &secs} {
+	deps := metadataListOf(appsv1.SchemeGroupVersion.WithKind("DeploymentList"))
+	svcs := metadataListOf(corev1.SchemeGroupVersion.WithKind("ServiceList"))
+	pvcs := metadataListOf(corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaimList"))
+	for _, l := range []client.ObjectList{&dbs, &secs, deps, svcs, pvcs} {
 		if err := admin.List(ctx, l, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			return 0, "", err
 		}
@@ -380,6 +411,18 @@ func countReconciled(ctx context.Context, admin client.Reader, ns string) (int, 
 		}
 	}
 	return done, fmt.Sprintf("%d of %d with a current status", current, len(dbs.Items)), nil
+}
+
+func metadataOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	return m
+}
+
+func metadataListOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadataList {
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(gvk)
+	return l
 }
 
 // waitAllSettings polls until n settings Secrets hold want.
