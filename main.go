@@ -52,6 +52,7 @@ func run(args []string) error {
 		image         = fs.String("dbserver-image", os.Getenv("DBSERVER_IMAGE"), "dbserver image for Databases without spec.image (default: $DBSERVER_IMAGE)")
 		metricsAddr   = fs.String("metrics-bind-address", ":8080", "address the Prometheus metrics endpoint binds to; 0 disables it")
 		probeAddr     = fs.String("health-probe-bind-address", ":8081", "address the /healthz and /readyz probes bind to")
+		pprofAddr     = fs.String("pprof-bind-address", "0", "address /debug/pprof binds to, for profiling; 0 disables it (the default)")
 		leaderElect   = fs.Bool("leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
 		kubeconfig    = fs.String("kubeconfig", "", "path to a kubeconfig; default: $KUBECONFIG, the in-cluster service account, then ~/.kube/config")
 		qps           = fs.Float64("kube-api-qps", defaultQPS, "requests per second the manager may send to the API server; negative: no client-side limit")
@@ -88,6 +89,7 @@ func run(args []string) error {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress: *probeAddr,
+		PprofBindAddress:       *pprofAddr,
 		LeaderElection:         *leaderElect,
 		LeaderElectionID:       leaderElectID,
 		// The new leader need not wait for the old lease to expire when the old one exits cleanly.

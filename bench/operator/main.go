@@ -60,7 +60,7 @@ type config struct {
 	qps                                                       float64
 	burst                                                     int
 	assets, manager                                           string
-	apiProfile                                                string
+	apiProfile, managerProfile                                string
 }
 
 func main() {
@@ -75,6 +75,7 @@ func main() {
 	flag.StringVar(&c.assets, "assets", "bin/k8s", "directory holding kube-apiserver and etcd")
 	flag.StringVar(&c.manager, "manager", "", "a prebuilt manager binary (default: build .)")
 	flag.StringVar(&c.apiProfile, "apiserver-cpuprofile", "", "write a CPU profile of kube-apiserver, taken while the Databases are reconciled, to this file")
+	flag.StringVar(&c.managerProfile, "manager-cpuprofile", "", "write a CPU profile of the manager, taken while the Databases are reconciled, to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, c)
@@ -185,6 +186,9 @@ func run(ctx context.Context, c config) error {
 	start := time.Now()
 	if c.apiProfile != "" {
 		go profileAPIServer(ctx, cfg, c.apiProfile, 20*time.Second)
+	}
+	if c.managerProfile != "" {
+		go mgr.profile(ctx, c.managerProfile, 20*time.Second)
 	}
 	if err := createDatabases(ctx, admin, ns, c); err != nil {
 		return err
@@ -459,6 +463,7 @@ type manager struct {
 	metrics string
 	flags   []string
 	stderr  *tail
+	pprof   string // the manager's --pprof-bind-address, when profiled
 }
 
 func startManager(ctx context.Context, c config, kubeconfig string) (*manager, error) {
@@ -481,6 +486,15 @@ func startManager(ctx context.Context, c config, kubeconfig string) (*manager, e
 	if c.burst != 0 {
 		flags = append(flags, "--kube-api-burst="+strconv.Itoa(c.burst))
 	}
+	pprof := ""
+	if c.managerProfile != "" {
+		pport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprof = fmt.Sprintf("127.0.0.1:%d", pport)
+		flags = append(flags, "--pprof-bind-address="+pprof)
+	}
 	cmd := exec.CommandContext(ctx, c.manager, append(flags, "-v=0")...)
 	t := &tail{}
 	cmd.Stderr = t
@@ -488,7 +502,35 @@ func startManager(ctx context.Context, c config, kubeconfig string) (*manager, e
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the manager: %w", err)
 	}
-	return &manager{cmd: cmd, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), flags: flags[3:], stderr: t}, nil
+	return &manager{cmd: cmd, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), flags: flags[3:], stderr: t, pprof: pprof}, nil
+}
+
+// profile writes a CPU profile of the manager over the next d to path.
+func (m *manager) profile(ctx context.Context, path string, d time.Duration) {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.pprof, int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		logf("manager profile: %v", err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		logf("manager profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, raw)
+	}
+	if err == nil {
+		err = os.WriteFile(path, raw, 0o644)
+	}
+	if err != nil {
+		logf("manager profile: %v", err)
+		return
+	}
+	logf("manager profile written to %s", path)
 }
 
 func (m *manager) stop() {
