@@ -89,8 +89,9 @@ type WriteOptions struct {
 	// Now is the clock of the manifest's created time; default time.Now.
 	Now func() time.Time
 	// Nice raises the niceness of the OS thread that does the archive's work (reading,
-	// hashing, compressing) by this much, on Linux; 0 keeps the caller's priority. A running
-	// dbserver uses BackgroundNice, so that writes keep their throughput while a backup runs.
+	// hashing, compressing) by this much, on Linux, and puts it under the SCHED_IDLE policy;
+	// 0 keeps the caller's priority. A running dbserver uses BackgroundNice, so that writes
+	// keep their throughput while a backup runs.
 	Nice int
 }
 
@@ -98,7 +99,9 @@ type WriteOptions struct {
 // Measured with make bench-backup (the README's backup section has the figures): one
 // goroutine compressing at full speed took more than half the throughput of 16 writers on a
 // busy 2-core machine; at niceness 10 the kernel gives it about a tenth of a core that the
-// writers want, and all of an idle one.
+// writers want, and all of an idle one. Any Nice above 0 also brings the SCHED_IDLE policy
+// (see runNiced), which gives the writers their CPU back at once when they wake; the niceness
+// is what remains where the kernel refuses that policy.
 const BackgroundNice = 10
 
 // Write writes one archive of the database (and its media) to w: a zstd-compressed tar

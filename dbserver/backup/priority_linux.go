@@ -3,14 +3,25 @@ package backup
 import (
 	"runtime"
 	"syscall"
+	"unsafe"
 )
 
+// schedIdle is Linux's SCHED_IDLE scheduling policy (sched.h).
+const schedIdle = 5
+
 // runNiced runs fn on an OS thread of its own whose niceness is raised by nice (at most to
-// 19), so that the kernel gives the CPU to the dbserver's other threads (the requests, the
-// committer) first when they want it, and to the backup when they do not. The thread is
-// never handed back to the Go runtime: it ends with fn's goroutine, so no other goroutine
-// ever runs at the lowered priority. A failure to change the priority is ignored: fn runs
-// at the caller's priority then.
+// 19) and whose scheduling policy is SCHED_IDLE, so that the kernel gives the CPU to the
+// dbserver's other threads (the requests, the committer) first when they want it, and to the
+// backup when they do not. The thread is never handed back to the Go runtime: it ends with
+// fn's goroutine, so no other goroutine ever runs at the lowered priority. A failure to
+// change the priority is ignored: fn runs at the caller's priority then.
+//
+// Niceness alone was not enough (make bench-backup; the README has the figures): the writers
+// wait on fsync and wake up many times a millisecond, and a thread waking on a 2-core machine
+// whose CPUs both run something is queued behind a niced thread's time slice more often than
+// not. A CPU that runs only SCHED_IDLE threads counts as idle when the kernel places a waking
+// thread, so the writers get the backup's CPU at once. The niceness stays for kernels or
+// sandboxes that refuse the policy.
 func runNiced(nice int, fn func()) {
 	if nice <= 0 {
 		fn()
@@ -27,6 +38,8 @@ func runNiced(nice int, fn func()) {
 			// The raw system call answers 20 - niceness.
 			_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, min(19, 20-prio+nice))
 		}
+		var param struct{ priority int32 } // struct sched_param; 0 is the only valid value
+		_, _, _ = syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(tid), schedIdle, uintptr(unsafe.Pointer(&param)))
 		fn()
 	}()
 	<-done

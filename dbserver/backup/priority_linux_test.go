@@ -10,18 +10,33 @@ import (
 	"github.com/restkube/restkube/dbserver/store"
 )
 
-// nicenessWriter records the niceness of the thread each Write runs on.
+// nicenessWriter records the niceness and the scheduling policy of the thread each Write
+// runs on.
 type nicenessWriter struct {
 	bytes.Buffer
-	seen map[int]bool
+	seen     map[int]bool
+	policies map[uintptr]bool
 }
 
 func (w *nicenessWriter) Write(p []byte) (int, error) {
-	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	tid := syscall.Gettid()
+	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
 	if err == nil {
 		w.seen[20-prio] = true
 	}
+	if policy, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0); errno == 0 {
+		w.policies[policy] = true
+	}
 	return w.Buffer.Write(p)
+}
+
+func currentPolicy(t *testing.T) uintptr {
+	t.Helper()
+	policy, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(syscall.Gettid()), 0, 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	return policy
 }
 
 func currentNice(t *testing.T) int {
@@ -34,7 +49,8 @@ func currentNice(t *testing.T) int {
 }
 
 // TestWriteRunsAtALowerPriority: with Nice, all of the archive's work runs on a thread whose
-// niceness is raised by that much, and the archive is the same as without.
+// niceness is raised by that much and whose policy is SCHED_IDLE (without Nice, the caller's
+// policy), and the archive is the same as without.
 func TestWriteRunsAtALowerPriority(t *testing.T) {
 	st, err := store.Open(filepath.Join(t.TempDir(), DBMember), store.Options{})
 	if err != nil {
@@ -44,12 +60,12 @@ func TestWriteRunsAtALowerPriority(t *testing.T) {
 	if _, err := st.Insert("notes", []store.Doc{{"text": "hello"}}, "t"); err != nil {
 		t.Fatal(err)
 	}
-	base := currentNice(t)
+	base, basePolicy := currentNice(t), currentPolicy(t)
 	if base > 14 {
 		t.Skipf("the test runs at niceness %d already", base)
 	}
 	for _, nice := range []int{0, 5} {
-		w := &nicenessWriter{seen: map[int]bool{}}
+		w := &nicenessWriter{seen: map[int]bool{}, policies: map[uintptr]bool{}}
 		m, err := Write(context.Background(), w, st.CopyFile, WriteOptions{Database: "n", Nice: nice})
 		if err != nil || m.Documents != 1 {
 			t.Fatalf("Write: %+v, %v", m, err)
@@ -57,11 +73,21 @@ func TestWriteRunsAtALowerPriority(t *testing.T) {
 		if len(w.seen) != 1 || !w.seen[base+nice] {
 			t.Fatalf("Nice %d: writes ran at niceness %v, want only %d", nice, w.seen, base+nice)
 		}
+		wantPolicy := basePolicy
+		if nice > 0 {
+			wantPolicy = schedIdle
+		}
+		if len(w.policies) != 1 || !w.policies[wantPolicy] {
+			t.Fatalf("Nice %d: writes ran under scheduling policies %v, want only %d", nice, w.policies, wantPolicy)
+		}
 		if _, err := Restore(context.Background(), bytes.NewReader(w.Bytes()), filepath.Join(t.TempDir(), "r"), RestoreOptions{}); err != nil {
 			t.Fatalf("the archive written at Nice %d does not restore: %v", nice, err)
 		}
 	}
 	if got := currentNice(t); got != base {
 		t.Fatalf("the caller's thread went from niceness %d to %d", base, got)
+	}
+	if got := currentPolicy(t); got != basePolicy {
+		t.Fatalf("the caller's thread went from policy %d to %d", basePolicy, got)
 	}
 }
