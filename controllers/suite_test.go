@@ -31,6 +31,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dbv1 "github.com/restkube/restkube/api/v1alpha1"
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // The envtest suite: one real kube-apiserver and etcd for the package, and one manager running
@@ -208,23 +209,10 @@ func (s *suite) namespace(t *testing.T) string {
 	return ns.Name
 }
 
-// eventually polls cond every 50ms until it returns nil, failing the test with cond's last
-// error after the deadline.
+// eventually waits, for up to 20 s, until cond returns nil (testutil.Eventually).
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after 20s: %v", what, err)
-		}
-		<-tick.C
-	}
+	testutil.Eventually(t, 20*time.Second, what, cond)
 }
 
 // get reads ns/name into obj with the admin client.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,30 +11,13 @@ import (
 	"github.com/restkube/restkube/internal/testutil"
 )
 
-// call does one request with optional Bearer token and returns status and body.
+// call does one request with an optional Bearer token and returns its status and body.
 func (p *proc) call(method, path, token, body string) (int, string) {
 	p.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+	if token == "" {
+		return p.request(method, path, "", "", body)
 	}
-	req, err := http.NewRequest(method, p.addr+path, rd)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return res.StatusCode, string(b)
+	return p.request(method, path, "Authorization", "Bearer "+token, body)
 }
 
 func (p *proc) login(idToken string) string {
@@ -95,7 +76,7 @@ func TestExternalUsersThroughTheBinary(t *testing.T) {
 
 	// A new signing-key on disk applies without restart: tokens signed with the old one stop working.
 	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "signing-key"), signing2)
-	eventually(t, 10*time.Second, "the old signing key retired", func() bool {
+	testutil.EventuallyTrue(t, 10*time.Second, "the old signing key retired", func() bool {
 		s, _ := p.call("GET", "/rest/notes", ann, "")
 		return s == 401
 	})

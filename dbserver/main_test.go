@@ -163,8 +163,20 @@ func (p *proc) stop() int {
 	return 0
 }
 
-// status is the status of GET path with key.
+// status does one request with an optional API key and returns its status.
 func (p *proc) status(method, path, key, body string) int {
+	p.t.Helper()
+	if key == "" {
+		code, _ := p.request(method, path, "", "", body)
+		return code
+	}
+	code, _ := p.request(method, path, "x-apikey", key, body)
+	return code
+}
+
+// request does one request, with header set to value unless header is "", and returns its
+// status and body.
+func (p *proc) request(method, path, header, value, body string) (int, string) {
 	p.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -174,28 +186,19 @@ func (p *proc) status(method, path, key, body string) int {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if key != "" {
-		req.Header.Set("x-apikey", key)
+	if header != "" {
+		req.Header.Set(header, value)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not a wait for a result
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		p.t.Fatal(err)
 	}
+	return res.StatusCode, string(b)
 }
 
 const (
@@ -217,14 +220,14 @@ func TestAPIKeyRotationByRename(t *testing.T) {
 		t.Fatalf("the new key before rotation: %d, want 401", s)
 	}
 	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "api-key"), newKey)
-	eventually(t, 10*time.Second, "the new key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
+	testutil.EventuallyTrue(t, 10*time.Second, "the new key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
 	if s := p.status("GET", "/rest/things", oldKey, ""); s != 401 {
 		t.Errorf("the old key after rotation: %d, want 401", s)
 	}
 
 	// A broken settings.json is refused and the last good config stays in force.
 	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"bogus":true}`)
-	eventually(t, 10*time.Second, "the broken settings logged", func() bool { return strings.Contains(p.logs(), "bogus") })
+	testutil.EventuallyTrue(t, 10*time.Second, "the broken settings logged", func() bool { return strings.Contains(p.logs(), "bogus") })
 	if s := p.status("GET", "/rest/things", newKey, ""); s != 200 {
 		t.Errorf("after a broken settings.json: %d, want 200 with the last good key", s)
 	}
@@ -277,7 +280,7 @@ func TestKubeletSymlinkSwap(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(cfgDir, "..2026_a")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the swapped key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
+	testutil.EventuallyTrue(t, 10*time.Second, "the swapped key accepted", func() bool { return p.status("GET", "/rest/things", newKey, "") == 200 })
 	if s := p.status("GET", "/rest/things", oldKey, ""); s != 401 {
 		t.Errorf("the old key after the swap: %d, want 401", s)
 	}
@@ -291,7 +294,7 @@ var printedKey = regexp.MustCompile(`(?m)^API key: ([0-9a-f]{64})$`)
 func TestStandaloneGeneratesKeysOnce(t *testing.T) {
 	dataDir := t.TempDir()
 	p := start(t, "--data-dir="+dataDir)
-	eventually(t, 5*time.Second, "the API key printed", func() bool { return printedKey.MatchString(p.out()) })
+	testutil.EventuallyTrue(t, 5*time.Second, "the API key printed", func() bool { return printedKey.MatchString(p.out()) })
 	key := printedKey.FindStringSubmatch(p.out())[1]
 	for _, name := range []string{"api-key", "signing-key"} {
 		fi, err := os.Stat(filepath.Join(dataDir, name))
@@ -304,7 +307,7 @@ func TestStandaloneGeneratesKeysOnce(t *testing.T) {
 	}
 	// Standalone, the console is on and its address printed once the listener is up.
 	consoleLine := regexp.MustCompile(`(?m)^Console: (http://127\.0\.0\.1:\d+/console/)$`)
-	eventually(t, 5*time.Second, "the console's URL printed", func() bool { return consoleLine.MatchString(p.out()) })
+	testutil.EventuallyTrue(t, 5*time.Second, "the console's URL printed", func() bool { return consoleLine.MatchString(p.out()) })
 	console := consoleLine.FindStringSubmatch(p.out())
 	if console == nil || console[1] != p.addr+"/console/" {
 		t.Errorf("stdout %q does not print the console's URL %s/console/", p.out(), p.addr)
@@ -372,7 +375,7 @@ func TestGracefulShutdownDrainsRequests(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "draining logged", func() bool { return strings.Contains(p.logs(), "draining") })
+	testutil.EventuallyTrue(t, 5*time.Second, "draining logged", func() bool { return strings.Contains(p.logs(), "draining") })
 	if _, err := pw.Write([]byte(`{"slow":true}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -489,12 +492,12 @@ func TestIndexesFollowSettings(t *testing.T) {
 	}
 
 	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{"collections":[{"name":"things","indexes":["n"]}]}`)
-	eventually(t, 10*time.Second, "the index on n used", func() bool {
+	testutil.EventuallyTrue(t, 10*time.Second, "the index on n used", func() bool {
 		return strings.Contains(p.planOf(q, oldKey), "field=n examined=5")
 	})
 
 	testutil.ReplaceByRename(t, filepath.Join(cfgDir, "settings.json"), `{}`)
-	eventually(t, 10*time.Second, "the index dropped", func() bool {
+	testutil.EventuallyTrue(t, 10*time.Second, "the index dropped", func() bool {
 		return strings.HasPrefix(p.planOf(q, oldKey), "scan")
 	})
 	if code := p.stop(); code != 0 {

@@ -9,19 +9,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-)
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"github.com/restkube/restkube/internal/testutil"
+)
 
 // A write that fails after changing its transaction (or panics) must not fail the writes that
 // shared its batch, and must leave nothing behind.
@@ -79,7 +69,7 @@ func TestFailedWriteDoesNotFailItsBatch(t *testing.T) {
 			})
 		}()
 	}
-	waitFor(t, "all writes to queue", func() bool { return len(c.queue) == len(kinds) })
+	testutil.EventuallyTrue(t, 10*time.Second, "all writes to queue", func() bool { return len(c.queue) == len(kinds) })
 	close(release)
 	wg.Wait()
 	if err := <-blockerDone; err != nil {

@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,11 +25,11 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/restkube/restkube/dbserver/auth/oidctest"
+	"github.com/restkube/restkube/internal/browsertest"
 	"github.com/restkube/restkube/internal/testutil"
 )
 
 const (
-	chromiumPath = "/usr/bin/chromium"
 	clientID     = "todo-spa-client"
 	clientSecret = "todo-spa-client-secret-0123456789"
 	apiKey       = "todo-full-access-key-0123456789abcdef"
@@ -71,24 +70,12 @@ func run(m *testing.M) int {
 // setup installs what is missing of Chromium, Node.js and npm (Debian's packages, as root),
 // then builds the example (npm ci, npm run build) as a new user of the example would.
 func setup() error {
-	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, "chromium", "fonts-liberation")
+	if err := browsertest.Ensure(); err != nil {
+		return err
 	}
 	if _, err := exec.LookPath("npm"); err != nil {
-		missing = append(missing, "nodejs", "npm")
-	}
-	if len(missing) > 0 {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("install Debian's %s (as root: apt-get install %[1]s)", strings.Join(missing, " "))
-		}
-		install := append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)
-		for _, args := range [][]string{{"update", "-qq"}, install} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("apt-get %s: %v\n%s", args[0], err, out)
-			}
+		if err := testutil.AptInstall("nodejs", "npm"); err != nil {
+			return err
 		}
 	}
 	for _, args := range [][]string{{"ci"}, {"run", "build"}} {
@@ -102,10 +89,8 @@ func setup() error {
 
 // TestTodoAppInChromium is the tutorial's To-Do app used by two people.
 func TestTodoAppInChromium(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	env := newEnv(t)
-	browser := newBrowser(t, ctx)
+	browser := browsertest.New(t, chromedp.WindowSize(900, 720))
 
 	ann := env.tab(t, browser, "ann")
 	ben := env.tab(t, browser, "ben")
@@ -119,10 +104,10 @@ func TestTodoAppInChromium(t *testing.T) {
 	ann.screenshot("login-form")
 	ann.click(`button[value="auth0|ann"]`)
 	ann.waitState("signed-in")
-	if name := ann.eval(`document.getElementById('user-name').textContent`); name != "Ann Example" {
+	if name := ann.Eval(`document.getElementById('user-name').textContent`); name != "Ann Example" {
 		t.Errorf("Ann's name from /auth/userinfo: %q", name)
 	}
-	if pic := ann.eval(`document.getElementById('user-picture').src`); !strings.HasPrefix(pic, "data:image/svg+xml") {
+	if pic := ann.Eval(`document.getElementById('user-picture').src`); !strings.HasPrefix(pic, "data:image/svg+xml") {
 		t.Errorf("Ann's picture from /auth/userinfo: %.40q", pic)
 	}
 	for _, title := range []string{"Buy oat milk", "Write the quarterly report", "Call the plumber"} {
@@ -144,14 +129,13 @@ func TestTodoAppInChromium(t *testing.T) {
 
 	// With realtime, a task Ben adds in a second tab appears in the first without a reload.
 	if env.realtime {
-		ctx2, cancel2 := chromedp.NewContext(ben.ctx) // another tab of Ben's browser context
-		ben2 := &tab{t: t, ctx: ctx2, name: "ben-tab2"}
+		ben2 := &tab{Tab: ben.Sibling(t), t: t, name: "ben-tab2"}
 		ben.waitJS(`!document.getElementById('live').hidden`, "the realtime stream")
 		ben2.open(env.site.URL + "/")
 		ben2.waitState("signed-in")
 		ben2.addTask("Added in another tab")
 		ben.waitTasks(3)
-		cancel2()
+		ben2.Close()
 		ben.click(ben.taskSelector("Added in another tab") + " .delete")
 		ben.waitTasks(2)
 	} else {
@@ -190,7 +174,7 @@ func TestTodoAppInChromium(t *testing.T) {
 	if env.prov.Hits(oidctest.AuthorizePath) == authorizeHits {
 		t.Errorf("the reload did not authenticate silently at the provider")
 	}
-	if got := ann.eval(`document.querySelector('#tasks .task.done .title').textContent`); got != "Buy oat milk" {
+	if got := ann.Eval(`document.querySelector('#tasks .task.done .title').textContent`); got != "Buy oat milk" {
 		t.Errorf("after the reload the completed task is %q", got)
 	}
 
@@ -209,7 +193,7 @@ func TestTodoAppInChromium(t *testing.T) {
 	last := ann.token()
 	sessions, logouts := env.prov.Sessions(), env.prov.Hits(oidctest.LogoutPath)
 	ann.click("#logout")
-	waitFor(t, "the provider's logout", func() bool { return env.prov.Hits(oidctest.LogoutPath) > logouts })
+	testutil.EventuallyTrue(t, 40*time.Second, "the provider's logout", func() bool { return env.prov.Hits(oidctest.LogoutPath) > logouts })
 	ann.waitState("signed-out")
 	if status := env.status(t, "GET", "/rest/tasks", last); status != http.StatusUnauthorized {
 		t.Errorf("Ann's token after logout: %d, want 401", status)
@@ -219,7 +203,7 @@ func TestTodoAppInChromium(t *testing.T) {
 	}
 	ann.open(env.site.URL + "/")
 	ann.waitState("signed-out")
-	if stored := ann.eval(fmt.Sprintf(`String(sessionStorage.getItem(%q))`, sessionKey)); stored != "null" {
+	if stored := ann.Eval(fmt.Sprintf(`String(sessionStorage.getItem(%q))`, sessionKey)); stored != "null" {
 		t.Errorf("a token stays in the page after logout: %.30s", stored)
 	}
 	// Ben is untouched.
@@ -227,17 +211,6 @@ func TestTodoAppInChromium(t *testing.T) {
 
 	ann.checkConsole()
 	ben.checkConsole()
-}
-
-// waitFor polls cond until it holds, for at most 40 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("waiting for %s: timed out", what)
 }
 
 // env is the servers of one test: OIDC provider, dbserver and the page's static server.
@@ -415,71 +388,21 @@ func (e *env) expectTitles(t *testing.T, token string, want ...string) {
 	}
 }
 
-// newBrowser starts headless Chromium with a fresh profile and the flags that keep it from
-// reaching anything but the test's loopback servers.
-func newBrowser(t *testing.T, ctx context.Context) context.Context {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(900, 720),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,MediaRouter,DialMediaRouteProvider,OptimizationHints"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return bctx
-}
-
 // tab is one person's tab in a browser context of its own (cookies and storage apart).
 type tab struct {
+	*browsertest.Tab
 	t    *testing.T
-	ctx  context.Context
 	name string
-
-	mu       sync.Mutex
-	problems []string
 }
 
 func (e *env) tab(t *testing.T, browser context.Context, name string) *tab {
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	tb := &tab{t: t, ctx: ctx, name: name}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				tb.mu.Lock()
-				tb.problems = append(tb.problems, fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text))
-				tb.mu.Unlock()
-			}
-		}
-	}()
-	return tb
+	return &tab{Tab: browsertest.NewTab(t, browser), t: t, name: name}
 }
 
 func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, steps...); err != nil {
-		tb.t.Fatalf("%s: %s: %v%s", tb.name, what, err, tb.console())
+	if err := chromedp.Do(tb.Ctx, steps...); err != nil {
+		tb.t.Fatalf("%s: %s: %v%s", tb.name, what, err, tb.Console())
 	}
 }
 
@@ -496,33 +419,24 @@ func (tb *tab) typeInto(sel, text string) {
 	tb.do("type into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
-func (tb *tab) eval(expr string) string {
-	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		tb.t.Fatalf("%s: evaluate %s: %v%s", tb.name, expr, err, tb.console())
-	}
-	return v
-}
-
 // waitJS polls expr until it is true. Errors while a navigation replaces the page are retried.
 func (tb *tab) waitJS(expr, what string) {
 	tb.t.Helper()
 	deadline := time.Now().Add(40 * time.Second)
 	var lastErr error
 	for time.Now().Before(deadline) {
-		ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
+		ok, err := chromedp.Run(tb.Ctx, chromedp.Evaluate[bool](`!!(`+expr+`)`))
 		if err == nil && ok {
 			return
 		}
 		lastErr = err
-		if tb.ctx.Err() != nil {
+		if tb.Ctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	state, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`location.href + " state=" + (document.body && document.body.dataset.state) + " error=" + (document.getElementById('error') ? document.getElementById('error').textContent : "")`))
-	tb.t.Fatalf("%s: waiting for %s: timed out (last error %v) at %s%s", tb.name, what, lastErr, state, tb.console())
+	state, _ := chromedp.Run(tb.Ctx, chromedp.Evaluate[string](`location.href + " state=" + (document.body && document.body.dataset.state) + " error=" + (document.getElementById('error') ? document.getElementById('error').textContent : "")`))
+	tb.t.Fatalf("%s: waiting for %s: timed out (last error %v) at %s%s", tb.name, what, lastErr, state, tb.Console())
 }
 
 func (tb *tab) waitState(state string) {
@@ -547,7 +461,7 @@ func (tb *tab) addTask(title string) {
 
 func (tb *tab) titles() []string {
 	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#tasks .task .title')].map(e => e.textContent)`))
+	v, err := chromedp.Run(tb.Ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#tasks .task .title')].map(e => e.textContent)`))
 	if err != nil {
 		tb.t.Fatalf("%s: reading the list: %v", tb.name, err)
 	}
@@ -557,21 +471,21 @@ func (tb *tab) titles() []string {
 // taskSelector is a CSS selector of the list item of the task titled title.
 func (tb *tab) taskSelector(title string) string {
 	tb.t.Helper()
-	id := tb.eval(fmt.Sprintf(`[...document.querySelectorAll('#tasks .task')].find(li => li.querySelector('.title').textContent === %q).dataset.id`, title))
+	id := tb.Eval(fmt.Sprintf(`[...document.querySelectorAll('#tasks .task')].find(li => li.querySelector('.title').textContent === %q).dataset.id`, title))
 	return fmt.Sprintf(`#tasks .task[data-id=%q]`, id)
 }
 
 // token is the RestKube token the page holds.
 func (tb *tab) token() string {
 	tb.t.Helper()
-	return tb.eval(fmt.Sprintf(`JSON.parse(sessionStorage.getItem(%q)).token`, sessionKey))
+	return tb.Eval(fmt.Sprintf(`JSON.parse(sessionStorage.getItem(%q)).token`, sessionKey))
 }
 
 // screenshot saves the visible page as <artifacts>/todo-<name>-<step>.png: under $ARTIFACTS
 // when set, else test-artifacts/ at the repository root (git-ignored).
 func (tb *tab) screenshot(step string) {
 	tb.t.Helper()
-	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(tb.Ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		tb.t.Fatalf("%s: screenshot: %v", tb.name, err)
 	}
@@ -590,20 +504,11 @@ func (tb *tab) screenshot(step string) {
 	tb.t.Logf("screenshot: %s", abs)
 }
 
-func (tb *tab) console() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	if len(tb.problems) == 0 {
-		return ""
-	}
-	return "\nconsole:\n  " + strings.Join(tb.problems, "\n  ")
-}
-
 // checkConsole fails the test on any error the page logged: a script error, a failed
 // request or a Content-Security-Policy violation.
 func (tb *tab) checkConsole() {
 	tb.t.Helper()
-	if c := tb.console(); c != "" {
+	if c := tb.Console(); c != "" {
 		tb.t.Errorf("%s: the page logged errors:%s", tb.name, c)
 	}
 }

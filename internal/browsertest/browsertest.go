@@ -9,13 +9,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // ChromiumPath is where Debian's chromium package installs the browser.
@@ -33,25 +34,16 @@ func Ensure() error {
 		if _, err := os.Stat(ChromiumPath); err == nil {
 			return
 		}
-		if os.Geteuid() != 0 {
-			ensureOnce.err = fmt.Errorf("%s is missing: install Debian's chromium (as root: apt-get install chromium fonts-liberation)", ChromiumPath)
-			return
-		}
-		for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-liberation"}} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				ensureOnce.err = fmt.Errorf("apt-get %s: %w\n%s", args[0], err, out)
-				return
-			}
+		if err := testutil.AptInstall("chromium", "fonts-liberation"); err != nil {
+			ensureOnce.err = fmt.Errorf("%s is missing: %w", ChromiumPath, err)
 		}
 	})
 	return ensureOnce.err
 }
 
 // New starts headless Chromium for t (Ensure first) and returns its browser context; the
-// browser ends with the test.
-func New(t testing.TB) context.Context {
+// browser ends with the test. extra options come after the defaults (a window size, say).
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if err := Ensure(); err != nil {
 		t.Fatalf("browser test setup: %v", err)
@@ -69,7 +61,9 @@ func New(t testing.TB) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
+		chromedp.Flag("disable-features", "Translate,MediaRouter,DialMediaRouteProvider,OptimizationHints"),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() {
@@ -87,6 +81,7 @@ type Tab struct {
 	T   testing.TB
 	Ctx context.Context
 
+	cancel   context.CancelFunc
 	mu       sync.Mutex
 	problems []string
 }
@@ -94,9 +89,20 @@ type Tab struct {
 // NewTab opens a tab in browser (from New).
 func NewTab(t testing.TB, browser context.Context) *Tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	return newTab(t, browser, chromedp.WithNewBrowserContext())
+}
+
+// Sibling opens another tab in tb's browser context: it shares tb's cookies and storage, as a
+// second tab of the same person's browser does.
+func (tb *Tab) Sibling(t testing.TB) *Tab {
+	t.Helper()
+	return newTab(t, tb.Ctx)
+}
+
+func newTab(t testing.TB, parent context.Context, opts ...chromedp.ContextOption) *Tab {
+	ctx, cancel := chromedp.NewContext(parent, opts...)
 	t.Cleanup(cancel)
-	tb := &Tab{T: t, Ctx: ctx}
+	tb := &Tab{T: t, Ctx: ctx, cancel: cancel}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -113,6 +119,9 @@ func NewTab(t testing.TB, browser context.Context) *Tab {
 	return tb
 }
 
+// Close closes the tab; the test's end closes it too.
+func (tb *Tab) Close() { tb.cancel() }
+
 // Problems returns the console errors and uncaught exceptions so far.
 func (tb *Tab) Problems() []string {
 	tb.mu.Lock()
@@ -120,7 +129,9 @@ func (tb *Tab) Problems() []string {
 	return append([]string(nil), tb.problems...)
 }
 
-func (tb *Tab) console() string {
+// Console is the console errors and uncaught exceptions so far as text to end a failure
+// message with, or "" when there were none.
+func (tb *Tab) Console() string {
 	if p := tb.Problems(); len(p) > 0 {
 		return "\nconsole:\n  " + strings.Join(p, "\n  ")
 	}
@@ -131,7 +142,7 @@ func (tb *Tab) console() string {
 func (tb *Tab) Open(url string) {
 	tb.T.Helper()
 	if err := chromedp.Do(tb.Ctx, chromedp.Navigate(url)); err != nil {
-		tb.T.Fatalf("open %s: %v%s", url, err, tb.console())
+		tb.T.Fatalf("open %s: %v%s", url, err, tb.Console())
 	}
 }
 
@@ -140,7 +151,7 @@ func (tb *Tab) Eval(expr string) string {
 	tb.T.Helper()
 	v, err := chromedp.Run(tb.Ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
-		tb.T.Fatalf("evaluate %s: %v%s", expr, err, tb.console())
+		tb.T.Fatalf("evaluate %s: %v%s", expr, err, tb.Console())
 	}
 	return v
 }
@@ -158,5 +169,5 @@ func (tb *Tab) WaitJS(expr string, timeout time.Duration) {
 		lastErr = err
 		time.Sleep(50 * time.Millisecond)
 	}
-	tb.T.Fatalf("waiting for %s: timed out (last error %v)%s", expr, lastErr, tb.console())
+	tb.T.Fatalf("waiting for %s: timed out (last error %v)%s", expr, lastErr, tb.Console())
 }

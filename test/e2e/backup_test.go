@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // TestBackupRoundTrip writes documents, backs the Database up with a DatabaseBackup to an
@@ -132,7 +134,7 @@ spec:
 		newKey := secretValue(t, e, ns, newName+"-credentials", "api-key")
 		url := e.portForward(t, ns, "service/"+newName, "80")
 		var docs []doc
-		eventually(t, time.Minute, "the restored documents", func() error {
+		testutil.Eventually(t, time.Minute, "the restored documents", func() error {
 			docs = nil
 			r, err := call("GET", url+"/rest/notes", map[string]string{"x-apikey": newKey}, nil)
 			if err != nil || r.status != 200 {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // TestClusterSmoke checks the cluster itself with the probe image of hack/e2e-images: a
@@ -34,7 +36,7 @@ func TestClusterSmoke(t *testing.T) {
 
 	svc := e.clusterIPURL(t, ns, "probe", 80)
 	// kube-proxy programs the Service about a second after the endpoint appears.
-	eventually(t, 30*time.Second, "the Service answers", func() error {
+	testutil.Eventually(t, 30*time.Second, "the Service answers", func() error {
 		_, err := call(http.MethodGet, svc+"/healthz", nil, nil)
 		return err
 	})

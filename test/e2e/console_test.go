@@ -3,13 +3,14 @@
 package e2e_test
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // TestConsole runs a Database whose console is off (the cluster default), turns it on with a
@@ -42,20 +43,7 @@ spec:
 	var base, key string
 	step("a Database serves, its console off", func(t *testing.T) {
 		e.installOperator(t, release, releaseNS, repo, tag)
-		e.kubectl(t, "create", "namespace", ns)
-		e.apply(t, ns, manifest)
-		e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "database/"+name, "--timeout=3m")
-		base = "http://" + strings.TrimSpace(e.kubectl(t, "-n", ns, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}"))
-		enc := e.kubectl(t, "-n", ns, "get", "secret", name+"-credentials", "-o", "jsonpath={.data.api-key}")
-		b, err := base64.StdEncoding.DecodeString(enc)
-		if err != nil || len(b) == 0 {
-			t.Fatalf("no api-key: %v", err)
-		}
-		key = string(b)
-		eventually(t, 30*time.Second, "the Service answers", func() error {
-			_, err := call(http.MethodGet, base+"/readyz", nil, nil)
-			return err
-		})
+		base, key = e.applyDatabase(t, ns, name, manifest)
 		r := mustCall(t, http.MethodGet, base+"/console/", nil, nil, http.StatusNotFound, nil)
 		if !strings.Contains(string(r.body), "console.enabled") {
 			t.Errorf("console off: %s", r)
@@ -64,7 +52,7 @@ spec:
 
 	step("spec.console turns it on, with a role for external users", func(t *testing.T) {
 		e.kubectl(t, "-n", ns, "patch", "database", name, "--type=merge", "-p", `{"spec":{"console":{"enabled":true,"roles":["admin"]}}}`)
-		eventually(t, 2*time.Minute, "the console is served", func() error {
+		testutil.Eventually(t, 2*time.Minute, "the console is served", func() error {
 			r, err := call(http.MethodGet, base+"/console/", nil, nil)
 			if err == nil && r.status != http.StatusOK {
 				err = fmt.Errorf("GET /console/: %s", r)

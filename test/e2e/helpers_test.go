@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // env is what the tests need to reach the cluster.
@@ -229,20 +232,34 @@ func (e env) clusterIPURL(t *testing.T, namespace, service string, port int) str
 	return "http://" + net.JoinHostPort(ip, strconv.Itoa(port))
 }
 
-// eventually polls check until it returns nil or the deadline passes, then fails with its last error.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+// apiKeyOf is the full-access key the operator generated in ns/<name>-credentials.
+func (e env) apiKeyOf(t *testing.T, ns, name string) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
-		}
-		time.Sleep(250 * time.Millisecond)
+	enc := e.kubectl(t, "-n", ns, "get", "secret", name+"-credentials", "-o", "jsonpath={.data.api-key}")
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("no api-key in %s/%s-credentials: %v", ns, name, err)
 	}
+	return string(b)
+}
+
+// applyDatabase creates namespace ns, applies manifest (a Database called name) in it and
+// waits until the Database is Ready and its Service answers /readyz; it returns the Service's
+// base URL and the Database's full-access key.
+func (e env) applyDatabase(t *testing.T, ns, name, manifest string) (base, key string) {
+	t.Helper()
+	e.kubectl(t, "create", "namespace", ns)
+	e.apply(t, ns, manifest)
+	e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "database/"+name, "--timeout=3m")
+	base, key = e.clusterIPURL(t, ns, name, 80), e.apiKeyOf(t, ns, name)
+	testutil.Eventually(t, 30*time.Second, "the Service answers", func() error {
+		r, err := call(http.MethodGet, base+"/readyz", nil, nil)
+		if err == nil && r.status != http.StatusOK {
+			err = fmt.Errorf("readyz: %s", r)
+		}
+		return err
+	})
+	return base, key
 }
 
 // response is one HTTP answer.

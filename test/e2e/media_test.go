@@ -4,7 +4,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // TestMedia runs a Database with a media archive: uploads through its Service, downloads a
@@ -56,20 +57,7 @@ spec:
 
 	step("a Database serves", func(t *testing.T) {
 		e.installOperator(t, release, releaseNS, repo, tag)
-		e.kubectl(t, "create", "namespace", ns)
-		e.apply(t, ns, manifest)
-		e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "database/"+name, "--timeout=3m")
-		base = "http://" + strings.TrimSpace(e.kubectl(t, "-n", ns, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}"))
-		enc := e.kubectl(t, "-n", ns, "get", "secret", name+"-credentials", "-o", "jsonpath={.data.api-key}")
-		b, err := base64.StdEncoding.DecodeString(enc)
-		if err != nil || len(b) == 0 {
-			t.Fatalf("no api-key: %v", err)
-		}
-		key = string(b)
-		eventually(t, 30*time.Second, "the Service answers", func() error {
-			_, err := call(http.MethodGet, base+"/readyz", nil, nil)
-			return err
-		})
+		base, key = e.applyDatabase(t, ns, name, manifest)
 	})
 
 	step("upload through the Service", func(t *testing.T) {
@@ -105,7 +93,7 @@ spec:
 	step("the files survive the pod's deletion", func(t *testing.T) {
 		old := pod(t)
 		e.kubectl(t, "-n", ns, "delete", "pod", old.Name, "--wait", "--timeout=2m")
-		eventually(t, 3*time.Minute, "a new dbserver pod serves the photo", func() error {
+		testutil.Eventually(t, 3*time.Minute, "a new dbserver pod serves the photo", func() error {
 			p := pod(t)
 			if p.UID == old.UID {
 				return fmt.Errorf("the old pod %s is still the live one", old.Name)

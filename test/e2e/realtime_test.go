@@ -5,13 +5,14 @@ package e2e_test
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 // TestRealtimeThroughService installs the chart, creates a Database with realtime on and a web
@@ -50,30 +51,13 @@ spec:
 		_, _ = e.run(context.Background(), nil, e.kubectlBin, "--kubeconfig", e.kubeconfig, "delete", "namespace", ns, "--wait", "--timeout=3m")
 		_, _ = e.run(context.Background(), nil, e.helm, "uninstall", release, "-n", releaseNS, "--wait")
 	})
-	e.kubectl(t, "create", "namespace", ns)
-	e.apply(t, ns, manifest)
-	e.kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "database/"+name, "--timeout=3m")
-
-	ip := strings.TrimSpace(e.kubectl(t, "-n", ns, "get", "service", name, "-o", "jsonpath={.spec.clusterIP}"))
-	enc := e.kubectl(t, "-n", ns, "get", "secret", name+"-credentials", "-o", "jsonpath={.data.api-key}")
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if ip == "" || err != nil || len(raw) == 0 {
-		t.Fatalf("no Service address (%q) or api-key (%v)", ip, err)
-	}
-	base, fullKey := "http://"+ip, string(raw)
-	eventually(t, 30*time.Second, "the Service answers", func() error {
-		r, err := call(http.MethodGet, base+"/readyz", nil, nil)
-		if err == nil && r.status != http.StatusOK {
-			err = fmt.Errorf("readyz: %s", r)
-		}
-		return err
-	})
+	base, fullKey := e.applyDatabase(t, ns, name, manifest)
 
 	// The subscriber: the web key in the query string, as EventSource sends it.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var res *http.Response
-	eventually(t, 30*time.Second, "GET /realtime streams", func() error {
+	testutil.Eventually(t, 30*time.Second, "GET /realtime streams", func() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/realtime?apikey="+webKey, nil)
 		req.Header.Set("Accept", "text/event-stream")
 		r, err := http.DefaultClient.Do(req)

@@ -4,7 +4,6 @@ package e2e_test
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/restkube/restkube/dbserver/auth/oidctest"
+	"github.com/restkube/restkube/internal/testutil"
 )
 
 const (
@@ -117,7 +117,7 @@ spec:
 		if sc := pod.Spec.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 {
 			t.Errorf("the dbserver pod does not run as uid 65532: %+v", pod.Spec.SecurityContext)
 		}
-		eventually(t, 30*time.Second, "the Service answers", func() error {
+		testutil.Eventually(t, 30*time.Second, "the Service answers", func() error {
 			r, err := call(http.MethodGet, base+"/readyz", nil, nil)
 			if err == nil && r.status != http.StatusOK {
 				err = fmt.Errorf("readyz: %s", r)
@@ -231,7 +231,7 @@ spec:
 		tm := startTiming(t)
 		e.kubectl(t, "-n", appNS, "patch", "secret", dbName+"-credentials", "--type", "merge",
 			"-p", fmt.Sprintf(`{"stringData":{"api-key":%q}}`, newKey))
-		eventually(t, 3*time.Minute, "the new key works and the old one is refused", func() error {
+		testutil.Eventually(t, 3*time.Minute, "the new key works and the old one is refused", func() error {
 			r, err := call(http.MethodGet, base+"/rest/tasks", key(newKey), nil)
 			if err != nil || r.status != http.StatusOK {
 				return fmt.Errorf("new key: %v %v", r, err)
@@ -267,7 +267,7 @@ spec:
 		claimUID := e.claimUID(t)
 		old := e.dbPod(t)
 		e.kubectl(t, "-n", appNS, "delete", "database", dbName, "--wait", "--timeout=2m")
-		eventually(t, 2*time.Minute, "the Deployment is garbage-collected", func() error {
+		testutil.Eventually(t, 2*time.Minute, "the Deployment is garbage-collected", func() error {
 			if out, _ := e.kubectlErr("-n", appNS, "get", "deployment,service", "-l", "app.kubernetes.io/instance="+dbName, "-o", "name"); strings.TrimSpace(out) != "" {
 				return fmt.Errorf("still there: %s", out)
 			}
@@ -301,7 +301,7 @@ spec:
 		// The upgraded operator reconciles a change.
 		e.kubectl(t, "-n", appNS, "patch", "database", dbName, "--type", "json",
 			"-p", `[{"op":"add","path":"/spec/collections/-","value":{"name":"notes"}}]`)
-		eventually(t, 2*time.Minute, "the operator observes the new generation", func() error {
+		testutil.Eventually(t, 2*time.Minute, "the operator observes the new generation", func() error {
 			out, err := e.kubectlErr("-n", appNS, "get", "database", dbName,
 				"-o", `jsonpath={.metadata.generation} {.status.observedGeneration} {.status.conditions[?(@.type=="Ready")].status}`)
 			if err != nil {
@@ -321,7 +321,7 @@ spec:
 		e.helmRun(t, "uninstall", release, "-n", releaseNS, "--wait", "--timeout", "5m")
 		tm.done("helm uninstall")
 		sel := "app.kubernetes.io/instance=" + release
-		eventually(t, 2*time.Minute, "no object of the release is left", func() error {
+		testutil.Eventually(t, 2*time.Minute, "no object of the release is left", func() error {
 			out, err := e.kubectlErr("get", "clusterrole,clusterrolebinding,validatingwebhookconfiguration,mutatingwebhookconfiguration", "-l", sel, "-o", "name")
 			if err != nil || strings.TrimSpace(out) != "" {
 				return fmt.Errorf("cluster-scoped: %q %v", out, err)
@@ -377,15 +377,10 @@ func (e env) serviceURL(t *testing.T) string {
 	return e.clusterIPURL(t, appNS, dbName, 80)
 }
 
-// apiKey is the full-access key the operator generated in <name>-credentials.
+// apiKey is the full-access key the operator generated for the main Database.
 func (e env) apiKey(t *testing.T) string {
 	t.Helper()
-	enc := e.kubectl(t, "-n", appNS, "get", "secret", dbName+"-credentials", "-o", "jsonpath={.data.api-key}")
-	b, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || len(b) == 0 {
-		t.Fatalf("no api-key in %s-credentials: %v", dbName, err)
-	}
-	return string(b)
+	return e.apiKeyOf(t, appNS, dbName)
 }
 
 // dbPod is the one live dbserver pod of the Database.
@@ -413,7 +408,7 @@ func (e env) claimUID(t *testing.T) string {
 // waitServing waits until a pod other than oldUID is Ready and the Service answers with key.
 func (e env) waitServing(t *testing.T, base, key string, oldUID types.UID) {
 	t.Helper()
-	eventually(t, 3*time.Minute, "a new dbserver pod serves", func() error {
+	testutil.Eventually(t, 3*time.Minute, "a new dbserver pod serves", func() error {
 		out, err := e.kubectlErr("-n", appNS, "get", "pods", "-l", "app.kubernetes.io/instance="+dbName,
 			"-o", `jsonpath={range .items[*]}{.metadata.uid}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
 		if err != nil {
