@@ -35,19 +35,20 @@ func (e *Error) Error() string { return e.Message }
 
 // names are the error names of API.md, by status.
 var names = map[int]string{
-	http.StatusBadRequest:                  "ValidationError",
-	http.StatusUnauthorized:                "Unauthorized",
-	http.StatusForbidden:                   "Forbidden",
-	http.StatusNotFound:                    "NotFound",
-	http.StatusMethodNotAllowed:            "MethodNotAllowed",
-	http.StatusConflict:                    "Conflict",
-	http.StatusPreconditionFailed:          "PreconditionFailed",
-	http.StatusRequestEntityTooLarge:       "PayloadTooLarge",
-	http.StatusTooManyRequests:             "TooManyRequests",
-	http.StatusRequestHeaderFieldsTooLarge: "RequestHeaderFieldsTooLarge",
-	http.StatusInternalServerError:         "InternalError",
-	http.StatusBadGateway:                  "BadGateway",
-	http.StatusServiceUnavailable:          "ServiceUnavailable",
+	http.StatusBadRequest:                   "ValidationError",
+	http.StatusUnauthorized:                 "Unauthorized",
+	http.StatusForbidden:                    "Forbidden",
+	http.StatusNotFound:                     "NotFound",
+	http.StatusMethodNotAllowed:             "MethodNotAllowed",
+	http.StatusConflict:                     "Conflict",
+	http.StatusPreconditionFailed:           "PreconditionFailed",
+	http.StatusRequestEntityTooLarge:        "PayloadTooLarge",
+	http.StatusRequestedRangeNotSatisfiable: "RangeNotSatisfiable",
+	http.StatusTooManyRequests:              "TooManyRequests",
+	http.StatusRequestHeaderFieldsTooLarge:  "RequestHeaderFieldsTooLarge",
+	http.StatusInternalServerError:          "InternalError",
+	http.StatusBadGateway:                   "BadGateway",
+	http.StatusServiceUnavailable:           "ServiceUnavailable",
 }
 
 // NewError builds an Error with the API's name for status.

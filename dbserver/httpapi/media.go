@@ -233,9 +233,43 @@ func (m *mediaRoutes) file(w http.ResponseWriter, r *http.Request) error {
 	// A download may outlast the server's write timeout: allow the time a slow reader
 	// (256 KiB/s) needs, plus the idle allowance.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(mediaIdle + time.Duration(c.Size/(256<<10))*time.Second))
-	http.ServeContent(w, r, mt.File, mt.CreatedTime(), c)
+	rw := &rangeRefusal{ResponseWriter: w}
+	http.ServeContent(rw, r, mt.File, mt.CreatedTime(), c)
+	if rw.refused {
+		// ServeContent has set Content-Range (bytes */size) and written nothing: answer with
+		// the API's JSON error instead of its plain-text one.
+		for _, k := range []string{"Content-Disposition", "ETag", "Cache-Control", "Last-Modified", "Content-Security-Policy"} {
+			h.Del(k)
+		}
+		return NewError(http.StatusRequestedRangeNotSatisfiable, "the Range header asks for no byte of this %d-byte file", c.Size)
+	}
 	return nil
 }
+
+// rangeRefusal passes a response through, except a 416 (a Range the file cannot satisfy):
+// that one it keeps back, status and body, for the handler to answer as JSON.
+type rangeRefusal struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (rr *rangeRefusal) WriteHeader(status int) {
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		rr.refused = true
+		return
+	}
+	rr.ResponseWriter.WriteHeader(status)
+}
+
+func (rr *rangeRefusal) Write(b []byte) (int, error) {
+	if rr.refused {
+		return len(b), nil
+	}
+	return rr.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (rr *rangeRefusal) Unwrap() http.ResponseWriter { return rr.ResponseWriter }
 
 func (m *mediaRoutes) meta(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -260,6 +261,17 @@ func TestMediaDownload(t *testing.T) {
 		{name: "credentials are not needed and not judged on a read", method: "GET", url: "/media/{png}", headers: key("not-a-key"), status: 200},
 		{name: "a range", method: "GET", url: "/media/{png}", headers: map[string]string{"Range": "bytes=0-7"}, status: 206,
 			header: map[string]string{"Content-Length": "8"}, contains: []string{"\x89PNG\r\n\x1a\n"}},
+		{name: "a range past the end is 416 with the JSON error body", method: "GET", url: "/media/{png}", headers: map[string]string{"Range": "bytes=100000000-"}, status: 416,
+			header:   map[string]string{"Content-Type": "application/json; charset=utf-8", "X-Content-Type-Options": "nosniff"},
+			contains: []string{`"RangeNotSatisfiable"`, `"status":416`},
+			after: func(t *testing.T, e *mediaEnv, r response) {
+				if cr, want := r.header.Get("Content-Range"), fmt.Sprintf("bytes */%d", len(e.png)); cr != want {
+					t.Errorf("Content-Range %q, want %q", cr, want)
+				}
+				if cd := r.header.Get("Content-Disposition"); cd != "" {
+					t.Errorf("Content-Disposition %q on an error", cd)
+				}
+			}},
 		{name: "a conditional GET with the ETag is 304", method: "GET", url: "/media/{png}", headers: map[string]string{"If-None-Match": `"{png}"`}, status: 304},
 		{name: "HEAD answers the headers only", method: "HEAD", url: "/media/{png}", status: 200, header: map[string]string{"Content-Type": "image/png"}},
 		{name: "a thumbnail is 128 px wide", method: "GET", url: "/media/{png}?s=t", status: 200, header: map[string]string{"Content-Type": "image/png", "ETag": `"{png}t"`},
