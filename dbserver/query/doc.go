@@ -9,9 +9,11 @@
 // Parse turns a q parameter into a Matcher once; Match then tests documents without further
 // allocation-heavy work, so a scan of a collection parses nothing per document. ParseRequest
 // reads every parameter of GET /rest/<collection> (q, h, filter, sort, dir, skip, max, totals,
-// metafields, groupby, aggregate) into a Request; the caller feeds each stored document to
-// Request.Matches and hands all matches to Request.Result, which sorts, pages, projects and
-// shapes the answer so that encoding/json renders restdb.io's shapes exactly. ApplyUpdate applies
+// metafields, groupby, aggregate) into a Request; Request.Matches tests one stored document,
+// and Request.Result sorts, pages, projects and shapes the documents it is given so that
+// encoding/json renders restdb.io's shapes exactly. Result is the simple whole: the dbserver's
+// planner hands it only the matches it could not avoid holding, and answers most queries with
+// the parts in answer.go instead (below), without holding every match. ApplyUpdate applies
 // a PUT/PATCH body ($inc, $push, $pull, $addToSet, $set, $unset and plain fields).
 //
 // answer.go gives a planner the parts of Result, to answer without holding every match: the
