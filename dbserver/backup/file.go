@@ -19,8 +19,8 @@ import (
 // file on the database's disk left gigabytes of dirty archive pages for the kernel's flusher,
 // and each fsync of the database's commits then competed with their writeback (on ext4 in
 // data=ordered mode, a commit's journal flush waits for the data it orders). Direct writes
-// leave nothing dirty behind, and they are issued by the backup's thread itself instead of by
-// the flusher.
+// leave nothing dirty behind, and they are issued by the backup's thread itself, at its idle
+// I/O priority, instead of by the flusher at everyone's.
 func WriteFile(ctx context.Context, path string, copyFile CopyFunc, opts WriteOptions) (m Manifest, err error) {
 	runNiced(opts.Nice, func() { m, err = writeToFile(ctx, path, copyFile, opts, setDirect) })
 	return m, err
