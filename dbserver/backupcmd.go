@@ -80,17 +80,16 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "backup: no database in %s: %v\n", dataDir, err)
 		return 1
 	}
-	write := func(w io.Writer) (backup.Manifest, error) {
-		return backup.Write(ctx, w, func(fn func(*store.FileCopy) error) error {
-			return store.CopyClosedFile(dbPath, storeOpenTimeout, fn)
-		}, backup.WriteOptions{Database: database, Media: backup.DirMedia(filepath.Join(dataDir, backup.MediaDir))})
+	copyFile := func(fn func(*store.FileCopy) error) error {
+		return store.CopyClosedFile(dbPath, storeOpenTimeout, fn)
 	}
+	opts := backup.WriteOptions{Database: database, Media: backup.DirMedia(filepath.Join(dataDir, backup.MediaDir))}
 	var m backup.Manifest
 	var err error
 	if strings.HasPrefix(to, "s3://") {
-		m, err = backupToS3(ctx, &s3, to, write)
+		m, err = backupToS3(ctx, &s3, to, func(w io.Writer) (backup.Manifest, error) { return backup.Write(ctx, w, copyFile, opts) })
 	} else {
-		m, err = backupToFile(to, write)
+		m, err = backup.WriteFile(ctx, to, copyFile, opts)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "backup: %v\n", err)
@@ -98,31 +97,6 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "backed up %s: %d documents, %d media files to %s\n", database, m.Documents, m.Files, to)
 	return 0
-}
-
-// backupToFile writes the archive to a temporary file beside path and renames it into place,
-// so that path never holds half an archive.
-func backupToFile(path string, write func(io.Writer) (backup.Manifest, error)) (backup.Manifest, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return backup.Manifest{}, fmt.Errorf("creating the archive: %w", err)
-	}
-	defer func() { _ = os.Remove(f.Name()) }()
-	defer func() { _ = f.Close() }()
-	m, err := write(f)
-	if err != nil {
-		return backup.Manifest{}, err
-	}
-	if err := f.Sync(); err != nil {
-		return backup.Manifest{}, fmt.Errorf("syncing the archive: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return backup.Manifest{}, fmt.Errorf("closing the archive: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return backup.Manifest{}, fmt.Errorf("moving the archive into place: %w", err)
-	}
-	return m, nil
 }
 
 func backupToS3(ctx context.Context, s3 *s3Flags, url string, write func(io.Writer) (backup.Manifest, error)) (backup.Manifest, error) {

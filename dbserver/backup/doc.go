@@ -15,6 +15,13 @@ transaction reads. A MediaSource's Pin keeps deleted media files until the copy 
 every file the copied metadata names is in the archive. Nothing in Write grows with the
 database: the compressor runs on one goroutine with a 1 MiB window.
 
+WriteFile writes an archive to a local file (through a temporary file beside it, fsync'd and
+renamed into place). On Linux it writes around the page cache with O_DIRECT, in 1 MiB aligned
+writes from the backup's own thread, so that a backup leaves no dirty pages for the kernel's
+flusher to write while the database's commits wait on fsync; a file system that refuses direct
+I/O gets ordinary writes. WriteOptions.Nice puts that thread at a lower CPU priority and in the
+idle I/O class.
+
 # Restore
 
 Restore never writes over a database: it unpacks into a scratch directory inside the data dir,

@@ -10,12 +10,13 @@ import (
 	"github.com/restkube/restkube/dbserver/store"
 )
 
-// nicenessWriter records the niceness and the scheduling policy of the thread each Write
-// runs on.
+// nicenessWriter records the niceness, the scheduling policy and the I/O priority of the
+// thread each Write runs on.
 type nicenessWriter struct {
 	bytes.Buffer
 	seen     map[int]bool
 	policies map[uintptr]bool
+	ioprios  map[uintptr]bool
 }
 
 func (w *nicenessWriter) Write(p []byte) (int, error) {
@@ -26,6 +27,9 @@ func (w *nicenessWriter) Write(p []byte) (int, error) {
 	}
 	if policy, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(tid), 0, 0); errno == 0 {
 		w.policies[policy] = true
+	}
+	if ioprio, _, errno := syscall.RawSyscall(syscall.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(tid), 0); errno == 0 {
+		w.ioprios[ioprio] = true
 	}
 	return w.Buffer.Write(p)
 }
@@ -39,6 +43,15 @@ func currentPolicy(t *testing.T) uintptr {
 	return policy
 }
 
+func currentIOPrio(t *testing.T) uintptr {
+	t.Helper()
+	ioprio, _, errno := syscall.RawSyscall(syscall.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(syscall.Gettid()), 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	return ioprio
+}
+
 func currentNice(t *testing.T) int {
 	t.Helper()
 	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
@@ -49,8 +62,9 @@ func currentNice(t *testing.T) int {
 }
 
 // TestWriteRunsAtALowerPriority: with Nice, all of the archive's work runs on a thread whose
-// niceness is raised by that much and whose policy is SCHED_IDLE (without Nice, the caller's
-// policy), and the archive is the same as without.
+// niceness is raised by that much, whose policy is SCHED_IDLE and whose I/O priority class is
+// idle (without Nice, the caller's policy and I/O priority), and the archive is the same as
+// without.
 func TestWriteRunsAtALowerPriority(t *testing.T) {
 	st, err := store.Open(filepath.Join(t.TempDir(), DBMember), store.Options{})
 	if err != nil {
@@ -60,12 +74,15 @@ func TestWriteRunsAtALowerPriority(t *testing.T) {
 	if _, err := st.Insert("notes", []store.Doc{{"text": "hello"}}, "t"); err != nil {
 		t.Fatal(err)
 	}
-	base, basePolicy := currentNice(t), currentPolicy(t)
+	base, basePolicy, baseIOPrio := currentNice(t), currentPolicy(t), currentIOPrio(t)
+	if baseIOPrio == ioprioIdle {
+		t.Skip("the test runs in the idle I/O class already")
+	}
 	if base > 14 {
 		t.Skipf("the test runs at niceness %d already", base)
 	}
 	for _, nice := range []int{0, 5} {
-		w := &nicenessWriter{seen: map[int]bool{}, policies: map[uintptr]bool{}}
+		w := &nicenessWriter{seen: map[int]bool{}, policies: map[uintptr]bool{}, ioprios: map[uintptr]bool{}}
 		m, err := Write(context.Background(), w, st.CopyFile, WriteOptions{Database: "n", Nice: nice})
 		if err != nil || m.Documents != 1 {
 			t.Fatalf("Write: %+v, %v", m, err)
@@ -73,9 +90,12 @@ func TestWriteRunsAtALowerPriority(t *testing.T) {
 		if len(w.seen) != 1 || !w.seen[base+nice] {
 			t.Fatalf("Nice %d: writes ran at niceness %v, want only %d", nice, w.seen, base+nice)
 		}
-		wantPolicy := basePolicy
+		wantPolicy, wantIOPrio := basePolicy, baseIOPrio
 		if nice > 0 {
-			wantPolicy = schedIdle
+			wantPolicy, wantIOPrio = schedIdle, ioprioIdle
+		}
+		if len(w.ioprios) != 1 || !w.ioprios[wantIOPrio] {
+			t.Fatalf("Nice %d: writes ran at I/O priorities %v, want only %#x", nice, w.ioprios, wantIOPrio)
 		}
 		if len(w.policies) != 1 || !w.policies[wantPolicy] {
 			t.Fatalf("Nice %d: writes ran under scheduling policies %v, want only %d", nice, w.policies, wantPolicy)
@@ -89,5 +109,8 @@ func TestWriteRunsAtALowerPriority(t *testing.T) {
 	}
 	if got := currentPolicy(t); got != basePolicy {
 		t.Fatalf("the caller's thread went from policy %d to %d", basePolicy, got)
+	}
+	if got := currentIOPrio(t); got != baseIOPrio {
+		t.Fatalf("the caller's thread went from I/O priority %#x to %#x", baseIOPrio, got)
 	}
 }
