@@ -1,0 +1,198 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	dbv1 "github.com/restkube/restkube/api/v1alpha1"
+)
+
+func TestStripManagedFieldsKeepsOnlyTheMarkerOfACreate(t *testing.T) {
+	fields := &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{}}`)}
+	entry := func(manager string, op metav1.ManagedFieldsOperationType, sub string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub, APIVersion: "v1", FieldsV1: fields}
+	}
+	marker := []metav1.ManagedFieldsEntry{{Manager: FieldOwner, Operation: metav1.ManagedFieldsOperationUpdate}}
+	cases := map[string]struct {
+		in   []metav1.ManagedFieldsEntry
+		want []metav1.ManagedFieldsEntry
+	}{
+		"an object without managedFields stays so": {},
+		"an object the operator applied keeps nothing": {
+			in: []metav1.ManagedFieldsEntry{entry(FieldOwner, metav1.ManagedFieldsOperationApply, "")},
+		},
+		"an object the operator created keeps a bare marker": {
+			in:   []metav1.ManagedFieldsEntry{entry(FieldOwner, metav1.ManagedFieldsOperationUpdate, "")},
+			want: marker,
+		},
+		"other managers' entries go, the marker stays": {
+			in: []metav1.ManagedFieldsEntry{
+				entry("kube-controller-manager", metav1.ManagedFieldsOperationUpdate, "status"),
+				entry(FieldOwner, metav1.ManagedFieldsOperationUpdate, ""),
+				entry("kubectl", metav1.ManagedFieldsOperationUpdate, ""),
+			},
+			want: marker,
+		},
+		"an update of the operator's on a subresource is no create": {
+			in: []metav1.ManagedFieldsEntry{entry(FieldOwner, metav1.ManagedFieldsOperationUpdate, "status")},
+		},
+		"another manager's update is no create of ours": {
+			in: []metav1.ManagedFieldsEntry{entry("kubectl-create", metav1.ManagedFieldsOperationUpdate, "")},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "todo", ManagedFields: tc.in}}
+			out, err := stripManagedFields(svc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.(*corev1.Service)
+			if !reflect.DeepEqual(got.ManagedFields, tc.want) {
+				t.Errorf("managedFields = %+v, want %+v", got.ManagedFields, tc.want)
+			}
+			if createdByOperator(got) != (tc.want != nil) {
+				t.Errorf("createdByOperator = %v, want %v", createdByOperator(got), tc.want != nil)
+			}
+		})
+	}
+}
+
+// operatorEntries returns obj's managedFields entries of FieldOwner on the object itself (not a
+// subresource), as "Operation" strings.
+func operatorEntries(obj client.Object) []string {
+	var ops []string
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == FieldOwner && e.Subresource == "" {
+			ops = append(ops, string(e.Operation))
+		}
+	}
+	return ops
+}
+
+func TestObjectsCreatedWithPOSTLoseTheFieldsTheSpecDrops(t *testing.T) {
+	s := envOrSkip(t)
+	ns := s.namespace(t)
+	db := s.createExample(t, ns) // with a memory limit, so the container has GOMEMLIMIT
+	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "False/Progressing")
+
+	owned := map[string]client.Object{
+		"todo-data": &corev1.PersistentVolumeClaim{}, "todo": &corev1.Service{},
+		"todo-settings": &corev1.Secret{}, "todo/Deployment": &appsv1.Deployment{},
+	}
+	for name, obj := range owned {
+		if err := s.get(ns, strings.TrimSuffix(name, "/Deployment"), obj); err != nil {
+			t.Fatal(err)
+		}
+		// A create leaves an Update entry of the operator's; an apply would have left an Apply one.
+		if ops := operatorEntries(obj); !reflect.DeepEqual(ops, []string{"Update"}) {
+			t.Errorf("%T %s: the operator's managedFields entries are %v, want one Update (a create with POST)", obj, name, ops)
+		}
+		if obj.GetAnnotations()[AppliedHashAnnotation] == "" {
+			t.Errorf("%T %s carries no %s; the skip of unchanged applies needs it", obj, name, AppliedHashAnnotation)
+		}
+	}
+	for _, obj := range []client.Object{owned["todo"], owned["todo-settings"], owned["todo/Deployment"]} {
+		if !hasControllerRef(obj.GetOwnerReferences(), db) {
+			t.Errorf("%T %s: owners %+v, want the Database", obj, obj.GetName(), obj.GetOwnerReferences())
+		}
+	}
+
+	// Dropping the memory limit drops a limit and an env var from the Deployment, and a change
+	// of the CORS origins rewrites settings.json.
+	s.updateDatabase(t, ns, "todo", func(db *dbv1.Database) {
+		db.Spec.Resources.Limits = nil
+		db.Spec.CORS.AllowedOrigins = []string{"https://new.example.com"}
+	})
+	eventually(t, "the Deployment loses the memory limit and GOMEMLIMIT", func() error {
+		d := &appsv1.Deployment{}
+		if err := s.get(ns, "todo", d); err != nil {
+			return err
+		}
+		c := d.Spec.Template.Spec.Containers[0]
+		if len(c.Resources.Limits) != 0 || len(c.Env) != 0 {
+			return fmt.Errorf("limits %v env %+v, want neither", c.Resources.Limits, c.Env)
+		}
+		return nil
+	})
+	eventually(t, "settings.json carries the new origin", func() error {
+		sec := &corev1.Secret{}
+		if err := s.get(ns, "todo-settings", sec); err != nil {
+			return err
+		}
+		if !strings.Contains(string(sec.Data[keySettings]), "https://new.example.com") {
+			return fmt.Errorf("settings.json = %s", sec.Data[keySettings])
+		}
+		return nil
+	})
+	for name, obj := range map[string]client.Object{"todo": &appsv1.Deployment{}, "todo-settings": &corev1.Secret{}} {
+		if err := s.get(ns, name, obj); err != nil {
+			t.Fatal(err)
+		}
+		if ops := operatorEntries(obj); !reflect.DeepEqual(ops, []string{"Apply"}) {
+			t.Errorf("%T %s after the change: the operator's managedFields entries are %v, want one Apply", obj, name, ops)
+		}
+	}
+
+	// Once the cache has the new objects, a reconcile finds nothing to write.
+	eventually(t, "the manager's cache has the converted objects", func() error {
+		for name, obj := range map[string]client.Object{"todo": &appsv1.Deployment{}, "todo-settings": &corev1.Secret{}} {
+			var err error
+			if _, ok := obj.(*corev1.Secret); ok {
+				err = s.reconciler.ownedSecrets.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
+			} else {
+				err = s.mgrClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
+			}
+			if err != nil {
+				return err
+			}
+			if createdByOperator(obj) {
+				return fmt.Errorf("cached %T %s still carries the marker of a create", obj, name)
+			}
+		}
+		cached := &dbv1.Database{}
+		if err := s.mgrClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "todo"}, cached); err != nil {
+			return err
+		}
+		if cached.Status.ObservedGeneration != cached.Generation {
+			return fmt.Errorf("cached observedGeneration %d, generation %d", cached.Status.ObservedGeneration, cached.Generation)
+		}
+		return nil
+	})
+	before := s.resourceVersions(t, ns)
+	if _, err := s.reconcilerWith(nil).Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "todo"}}); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if after := s.resourceVersions(t, ns); !reflect.DeepEqual(before, after) {
+		t.Errorf("a reconcile after the change wrote objects: resourceVersions %v became %v", before, after)
+	}
+}
+
+// resourceVersions returns the resourceVersion of the example Database and of each object it owns.
+func (s *suite) resourceVersions(t *testing.T, ns string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, obj := range map[string]client.Object{
+		"Database": &dbv1.Database{}, "Deployment": &appsv1.Deployment{}, "Service": &corev1.Service{},
+		"todo-credentials": &corev1.Secret{}, "todo-settings": &corev1.Secret{}, "todo-data": &corev1.PersistentVolumeClaim{},
+	} {
+		key := name
+		if !strings.HasPrefix(name, "todo-") {
+			key = "todo"
+		}
+		if err := s.get(ns, key, obj); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = obj.GetResourceVersion()
+	}
+	return out
+}
