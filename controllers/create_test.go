@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -195,4 +196,43 @@ func (s *suite) resourceVersions(t *testing.T, ns string) map[string]string {
 		out[name] = obj.GetResourceVersion()
 	}
 	return out
+}
+
+func TestAHandEditOfAServiceCreatedWithPOSTIsPutBack(t *testing.T) {
+	s := envOrSkip(t)
+	ns := s.namespace(t)
+	s.createExample(t, ns)
+	s.waitCondition(t, ns, "todo", dbv1.ConditionReady, "False/Progressing")
+	svc := &corev1.Service{}
+	if err := s.get(ns, "todo", svc); err != nil {
+		t.Fatal(err)
+	}
+	clusterIP := svc.Spec.ClusterIP
+
+	// Someone points the port elsewhere and adds a port of their own; the operator owns the
+	// ports list's "http" entry only, so it puts that back and leaves the other.
+	patch := []byte(`{"spec":{"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":9999},{"name":"extra","port":81,"protocol":"TCP","targetPort":81}]}}`)
+	if err := s.admin.Patch(context.Background(), svc, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner("someone")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Service's http port points at http again", func() error {
+		if err := s.get(ns, "todo", svc); err != nil {
+			return err
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.Name == "http" && p.TargetPort.StrVal != "http" {
+				return fmt.Errorf("ports %+v", svc.Spec.Ports)
+			}
+		}
+		return nil
+	})
+	if svc.Spec.ClusterIP != clusterIP {
+		t.Errorf("clusterIP %q became %q; converting the create's entry must not release it", clusterIP, svc.Spec.ClusterIP)
+	}
+	if len(svc.Spec.Ports) != 2 {
+		t.Errorf("ports %+v, want http and the other manager's extra", svc.Spec.Ports)
+	}
+	if ops := operatorEntries(svc); !reflect.DeepEqual(ops, []string{"Apply"}) {
+		t.Errorf("the operator's managedFields entries are %v, want one Apply", ops)
+	}
 }
