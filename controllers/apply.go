@@ -68,7 +68,7 @@ func (r *DatabaseReconciler) applyIfChanged(ctx context.Context, desired, existi
 			return nil
 		}
 	}
-	if createdByOperator(existing) {
+	if createdByOperator(existing) && !coversCreatedFields(u, existing) {
 		if err := r.convertCreateEntry(ctx, u); err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -82,6 +83,62 @@ func (r *DatabaseReconciler) convertCreateEntry(ctx context.Context, u *unstruct
 		return fmt.Errorf("while converting the managedFields of %s %q: %w", u.GetKind(), u.GetName(), err)
 	}
 	return nil
+}
+
+// coversCreatedFields reports whether the apply request u sets every field of existing (the
+// cached object) that a create of ours could own, so that an apply without converting the
+// create's entry leaves nothing behind: the entry owns no more than the create set, which is
+// still in the object unless someone removed it. Only Secrets are judged, as they are flat: a
+// Service, Deployment or claim holds fields the API server defaulted at the create, which the
+// create's entry owns too and an apply never sets, so they are always converted. This spares
+// the settings Secret, whose fields stay the same when its content changes (a referenced
+// Secret's rotation re-renders every Database's), a read and a patch.
+func coversCreatedFields(u *unstructured.Unstructured, existing client.Object) bool {
+	s, ok := existing.(*corev1.Secret)
+	if !ok {
+		return false
+	}
+	if s.Immutable != nil {
+		if _, ok := u.Object["immutable"]; !ok {
+			return false
+		}
+	}
+	if s.Type != "" {
+		if _, ok := u.Object["type"]; !ok {
+			return false
+		}
+	}
+	data, _, _ := unstructured.NestedMap(u.Object, "data")
+	ownerUIDs := map[string]bool{}
+	for _, ref := range u.GetOwnerReferences() {
+		ownerUIDs[string(ref.UID)] = true
+	}
+	for _, ref := range s.OwnerReferences {
+		if !ownerUIDs[string(ref.UID)] {
+			return false
+		}
+	}
+	return hasKeys(data, keysOf(s.Data)) && hasKeys(u.GetLabels(), keysOf(s.Labels)) &&
+		hasKeys(u.GetAnnotations(), keysOf(s.Annotations))
+}
+
+// keysOf returns the keys of m.
+func keysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// hasKeys reports whether m holds every one of keys.
+func hasKeys[V any](m map[string]V, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // isCreateEntry reports whether e records a write of the operator's other than an apply: its

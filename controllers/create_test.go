@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -68,8 +71,63 @@ func TestStripManagedFieldsKeepsOnlyTheMarkerOfACreate(t *testing.T) {
 	}
 }
 
+func TestCoversCreatedFieldsOnlyWhenTheApplySetsEveryFieldOfTheSecret(t *testing.T) {
+	db := newTestDatabase()
+	desired, err := settingsSecretFor(db, settingsFor(db, secretValues{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func() *unstructured.Unstructured {
+		u, err := applyConfiguration(desired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stampAppliedHash(u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	cached := func(edit func(*corev1.Secret)) *corev1.Secret {
+		s := desired.DeepCopy()
+		s.Annotations = request().GetAnnotations()
+		s.UID, s.ResourceVersion = "secret-uid", "7"
+		s.Data[keySettings] = []byte("{}\n") // the old content: values may differ
+		if edit != nil {
+			edit(s)
+		}
+		return s
+	}
+	cases := map[string]struct {
+		existing client.Object
+		want     bool
+	}{
+		"the same fields, another content": {existing: cached(nil), want: true},
+		"a data key the apply no longer sets": {existing: cached(func(s *corev1.Secret) {
+			s.Data["old.json"] = []byte("{}")
+		})},
+		"a label the apply no longer sets": {existing: cached(func(s *corev1.Secret) { s.Labels["tier"] = "db" })},
+		"an annotation the apply no longer sets": {existing: cached(func(s *corev1.Secret) {
+			s.Annotations["note"] = "x"
+		})},
+		"an owner the apply no longer names": {existing: cached(func(s *corev1.Secret) {
+			s.OwnerReferences = append(s.OwnerReferences, metav1.OwnerReference{UID: "other"})
+		})},
+		"immutable, which the apply does not set": {existing: cached(func(s *corev1.Secret) {
+			s.Immutable = ptr.To(true)
+		})},
+		"a Service, which holds defaulted fields": {existing: serviceFor(db)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := coversCreatedFields(request(), tc.existing); got != tc.want {
+				t.Errorf("coversCreatedFields = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // operatorEntries returns obj's managedFields entries of FieldOwner on the object itself (not a
-// subresource), as "Operation" strings.
+// subresource), as sorted "Operation" strings.
 func operatorEntries(obj client.Object) []string {
 	var ops []string
 	for _, e := range obj.GetManagedFields() {
@@ -77,6 +135,7 @@ func operatorEntries(obj client.Object) []string {
 			ops = append(ops, string(e.Operation))
 		}
 	}
+	sort.Strings(ops)
 	return ops
 }
 
@@ -135,30 +194,38 @@ func TestObjectsCreatedWithPOSTLoseTheFieldsTheSpecDrops(t *testing.T) {
 		}
 		return nil
 	})
-	for name, obj := range map[string]client.Object{"todo": &appsv1.Deployment{}, "todo-settings": &corev1.Secret{}} {
-		if err := s.get(ns, name, obj); err != nil {
+	// The Deployment's create entry was converted. The settings Secret's was not: the apply
+	// sets every field the create did, so it leaves nothing behind (coversCreatedFields).
+	for name, tc := range map[string]struct {
+		obj client.Object
+		ops []string
+	}{
+		"todo":          {&appsv1.Deployment{}, []string{"Apply"}},
+		"todo-settings": {&corev1.Secret{}, []string{"Apply", "Update"}},
+	} {
+		if err := s.get(ns, name, tc.obj); err != nil {
 			t.Fatal(err)
 		}
-		if ops := operatorEntries(obj); !reflect.DeepEqual(ops, []string{"Apply"}) {
-			t.Errorf("%T %s after the change: the operator's managedFields entries are %v, want one Apply", obj, name, ops)
+		if ops := operatorEntries(tc.obj); !reflect.DeepEqual(ops, tc.ops) {
+			t.Errorf("%T %s after the change: the operator's managedFields entries are %v, want %v", tc.obj, name, ops, tc.ops)
 		}
 	}
 
 	// Once the cache has the new objects, a reconcile finds nothing to write.
-	eventually(t, "the manager's cache has the converted objects", func() error {
-		for name, obj := range map[string]client.Object{"todo": &appsv1.Deployment{}, "todo-settings": &corev1.Secret{}} {
-			var err error
-			if _, ok := obj.(*corev1.Secret); ok {
-				err = s.reconciler.ownedSecrets.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
-			} else {
-				err = s.mgrClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
-			}
-			if err != nil {
-				return err
-			}
-			if createdByOperator(obj) {
-				return fmt.Errorf("cached %T %s still carries the marker of a create", obj, name)
-			}
+	eventually(t, "the manager's cache has the converted Deployment", func() error {
+		d := &appsv1.Deployment{}
+		if err := s.mgrClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "todo"}, d); err != nil {
+			return err
+		}
+		if createdByOperator(d) || len(d.Spec.Template.Spec.Containers[0].Env) != 0 {
+			return fmt.Errorf("cached Deployment still carries the marker of a create or GOMEMLIMIT")
+		}
+		sec := &corev1.Secret{}
+		if err := s.reconciler.ownedSecrets.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "todo-settings"}, sec); err != nil {
+			return err
+		}
+		if !strings.Contains(string(sec.Data[keySettings]), "https://new.example.com") {
+			return fmt.Errorf("cached settings.json is the old one")
 		}
 		cached := &dbv1.Database{}
 		if err := s.mgrClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "todo"}, cached); err != nil {
