@@ -21,6 +21,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,11 +44,12 @@ func ownedSelector() labels.Selector {
 //   - Deployments, Services, PersistentVolumeClaims: only those labelled
 //     app.kubernetes.io/managed-by=restkube-operator.
 //
-// managedFields are stripped from everything cached: the reconciler never reads them.
+// managedFields are stripped from everything cached, but for a trace of a create of ours (see
+// stripManagedFields).
 func CacheOptions() cache.Options {
 	owned := ownedSelector()
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:                {Transform: secretIdentityOnly},
 			&corev1.PersistentVolumeClaim{}: {Label: owned},
@@ -76,6 +78,28 @@ func secretIdentityOnly(in any) (any, error) {
 	return in, nil
 }
 
+// stripManagedFields drops the managedFields of a cached object, which would cost memory for
+// every owned object, except that an Update entry of the operator's (left by a create with POST)
+// is kept as a bare marker, without its fields: the reconciler must convert that entry before it
+// next applies the object (see convertCreateEntry), and reads the object afresh only then.
+func stripManagedFields(in any) (any, error) {
+	obj, err := meta.Accessor(in)
+	if err != nil || obj.GetManagedFields() == nil {
+		// Nothing to strip; setting nil on an object without managedFields trips Kubernetes
+		// issue 124337 (controller-runtime's own transform checks the same).
+		return in, nil
+	}
+	var kept []metav1.ManagedFieldsEntry
+	for _, e := range obj.GetManagedFields() {
+		if isCreateEntry(e) {
+			kept = []metav1.ManagedFieldsEntry{{Manager: e.Manager, Operation: e.Operation}}
+			break
+		}
+	}
+	obj.SetManagedFields(kept)
+	return in, nil
+}
+
 // ownedSecretCache is the cache of the Secrets the operator owns (credentials and settings),
 // with their data. GetCache makes the manager start it with its own caches, before any
 // controller, and wait for it to sync.
@@ -92,7 +116,7 @@ func newOwnedSecretCache(mgr ctrl.Manager) (ownedSecretCache, error) {
 		Scheme:                      mgr.GetScheme(),
 		Mapper:                      mgr.GetRESTMapper(),
 		DefaultLabelSelector:        ownedSelector(),
-		DefaultTransform:            cache.TransformStripManagedFields(),
+		DefaultTransform:            stripManagedFields,
 		ReaderFailOnMissingInformer: true,
 	})
 	if err != nil {

@@ -221,23 +221,6 @@ func TestCreateBuildsEveryObjectOfThePodContract(t *testing.T) {
 	s.waitEvent(t, ns, "todo", corev1.EventTypeNormal, ReasonAvailable, "available")
 
 	// A reconcile of a Database in its steady state writes nothing: no object changes version.
-	versions := func() map[string]string {
-		out := map[string]string{}
-		for name, obj := range map[string]client.Object{
-			"Database": &dbv1.Database{}, "Deployment": &appsv1.Deployment{}, "Service": &corev1.Service{},
-			"todo-credentials": &corev1.Secret{}, "todo-settings": &corev1.Secret{}, "todo-data": &corev1.PersistentVolumeClaim{},
-		} {
-			key := name
-			if !strings.HasPrefix(name, "todo-") {
-				key = "todo"
-			}
-			if err := s.get(ns, key, obj); err != nil {
-				t.Fatal(err)
-			}
-			out[name] = obj.GetResourceVersion()
-		}
-		return out
-	}
 	eventually(t, "the manager's cache has caught up", func() error {
 		cached := &dbv1.Database{}
 		if err := s.mgrClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "todo"}, cached); err != nil {
@@ -248,12 +231,12 @@ func TestCreateBuildsEveryObjectOfThePodContract(t *testing.T) {
 		}
 		return nil
 	})
-	before := versions()
+	before := s.resourceVersions(t, ns)
 	r := s.reconcilerWith(nil)
 	if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "todo"}}); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
-	if after := versions(); !reflect.DeepEqual(before, after) {
+	if after := s.resourceVersions(t, ns); !reflect.DeepEqual(before, after) {
 		t.Errorf("a steady-state reconcile wrote objects: resourceVersions %v became %v", before, after)
 	}
 }

@@ -24,7 +24,9 @@ limitations under the License.
 // owned object; database_secretrefs.go reads the user Secrets a Database references;
 // database_status.go writes the status that status.go decides; database_predicates.go says which
 // events bring a Database back; apply.go is the server-side apply plumbing, which sends nothing
-// when the cached object already carries the desired one.
+// when the cached object already carries the desired one; create.go creates an object the cache
+// does not hold with POST (cheaper for the API server than an apply) and, before the first apply
+// that changes it, turns the create's managedFields entry into an apply's.
 //
 // Secrets and memory: the manager watches every Secret of the cluster by metadata only
 // (PartialObjectMetadata, trimmed to namespace and name), and a field index maps a Secret's
