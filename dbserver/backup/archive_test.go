@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,6 +108,41 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if n != 50 {
 		t.Fatalf("restored %d documents, want 50", n)
+	}
+}
+
+// A restore syncs every directory it creates, not only the files and the data dir: the media
+// files live two levels down, and their directories' entries must survive a crash too.
+func TestRestoreSyncsEveryDirectoryItCreates(t *testing.T) {
+	var synced []string
+	syncDirFunc = func(dir string) error {
+		synced = append(synced, dir)
+		return syncDir(dir)
+	}
+	t.Cleanup(func() { syncDirFunc = syncDir })
+	dest := t.TempDir()
+	if _, err := Restore(context.Background(), bytes.NewReader(archive(t, 5)), dest, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The scratch directory is gone after the moves; what it held is named by its place in it.
+	var rel []string
+	for _, d := range synced {
+		if i := strings.Index(d, tempPrefix); i >= 0 {
+			parts := strings.SplitN(d[i:], string(filepath.Separator), 2)
+			if len(parts) == 2 {
+				rel = append(rel, filepath.ToSlash(parts[1]))
+			} else {
+				rel = append(rel, ".")
+			}
+		}
+	}
+	for _, want := range []string{"media/ab", "media", "."} {
+		if !slices.Contains(rel, want) {
+			t.Errorf("the scratch copy's %q was not synced (synced %q)", want, rel)
+		}
+	}
+	if i, j := slices.Index(rel, "media/ab"), slices.Index(rel, "media"); i > j {
+		t.Errorf("media synced before its child media/ab: %q", rel)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -204,10 +205,39 @@ func extract(ctx context.Context, r io.Reader, dir string) (Manifest, error) {
 	if files != m.Files {
 		return corrupt("the archive holds %d media files, the manifest says %d", files, m.Files)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := syncTree(dir); err != nil {
 		return Manifest{}, err
 	}
 	return m, nil
+}
+
+// syncDirFunc syncs one directory; tests replace it to see which directories a restore syncs.
+var syncDirFunc = syncDir
+
+// syncTree syncs every directory under root and root itself, children before their parent, so
+// that once root's sync returns, every file written below it (each synced already) is reachable
+// after a crash: a synced file whose directory entry was never synced can vanish with it.
+func syncTree(root string) error {
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore: listing %s to sync it: %w", root, err)
+	}
+	// WalkDir lists a directory before its children: the reverse syncs children first.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := syncDirFunc(dirs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errWrite marks failures to write the scratch copy (a full disk), as opposed to a bad archive.
