@@ -118,22 +118,13 @@ func coversCreatedFields(u *unstructured.Unstructured, existing client.Object) b
 			return false
 		}
 	}
-	return hasKeys(data, keysOf(s.Data)) && hasKeys(u.GetLabels(), keysOf(s.Labels)) &&
-		hasKeys(u.GetAnnotations(), keysOf(s.Annotations))
+	return hasKeysOf(data, s.Data) && hasKeysOf(u.GetLabels(), s.Labels) &&
+		hasKeysOf(u.GetAnnotations(), s.Annotations)
 }
 
-// keysOf returns the keys of m.
-func keysOf[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
-}
-
-// hasKeys reports whether m holds every one of keys.
-func hasKeys[V any](m map[string]V, keys []string) bool {
-	for _, k := range keys {
+// hasKeysOf reports whether m holds every key of other.
+func hasKeysOf[V, W any](m map[string]V, other map[string]W) bool {
+	for k := range other {
 		if _, ok := m[k]; !ok {
 			return false
 		}

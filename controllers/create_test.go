@@ -245,26 +245,6 @@ func TestObjectsCreatedWithPOSTLoseTheFieldsTheSpecDrops(t *testing.T) {
 	}
 }
 
-// resourceVersions returns the resourceVersion of the example Database and of each object it owns.
-func (s *suite) resourceVersions(t *testing.T, ns string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for name, obj := range map[string]client.Object{
-		"Database": &dbv1.Database{}, "Deployment": &appsv1.Deployment{}, "Service": &corev1.Service{},
-		"todo-credentials": &corev1.Secret{}, "todo-settings": &corev1.Secret{}, "todo-data": &corev1.PersistentVolumeClaim{},
-	} {
-		key := name
-		if !strings.HasPrefix(name, "todo-") {
-			key = "todo"
-		}
-		if err := s.get(ns, key, obj); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = obj.GetResourceVersion()
-	}
-	return out
-}
-
 func TestAHandEditOfAServiceCreatedWithPOSTIsPutBack(t *testing.T) {
 	s := envOrSkip(t)
 	ns := s.namespace(t)

@@ -29,14 +29,14 @@ limitations under the License.
 // that changes it, turns the create's managedFields entry into an apply's.
 //
 // Secrets and memory: the manager watches every Secret of the cluster by metadata only
-// (PartialObjectMetadata, trimmed to namespace and name), and a field index maps a Secret's
-// name to the Databases that reference it, so a referenced Secret's creation, change or deletion
-// brings those Databases back at once, whatever its labels. The operator never labels or
-// otherwise touches a Secret it does not own. Their data is read by name when a reconcile
-// needs it, and kept only while the metadata cache shows the same resourceVersion (so a Secret
-// shared by many Databases is read once per change); the data of the Secrets the operator owns (labelled managed-by) lives in a
-// cache of their own (cache.go). Unrelated Secrets — Helm releases, TLS certificates, tokens —
-// cost the manager a name each, not their data.
+// (PartialObjectMetadata, trimmed to namespace and name), and a field index maps a Secret's name to
+// the Databases that reference it, so a referenced Secret's creation, change or deletion brings
+// those Databases back at once, whatever its labels. The operator never labels or otherwise touches
+// a Secret it does not own. Their data is read by name when a reconcile needs it, and kept only
+// while the metadata cache shows the same resourceVersion (so a Secret shared by many Databases is
+// read once per change); the data of the Secrets the operator owns (labelled managed-by) lives in a
+// cache of their own (cache.go). Unrelated Secrets — Helm releases, TLS certificates, tokens — cost
+// the manager a name each, not their data.
 //
 // Settings: before writing <name>-settings the reconciler runs the dbserver's own
 // settings.Validate on what it rendered. The CRD refuses what it can (patterns, enums, CEL);

@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -213,6 +215,26 @@ func (s *suite) namespace(t *testing.T) string {
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
 	testutil.Eventually(t, 20*time.Second, what, cond)
+}
+
+// resourceVersions returns the resourceVersion of the example Database and of each object it owns.
+func (s *suite) resourceVersions(t *testing.T, ns string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, obj := range map[string]client.Object{
+		"Database": &dbv1.Database{}, "Deployment": &appsv1.Deployment{}, "Service": &corev1.Service{},
+		"todo-credentials": &corev1.Secret{}, "todo-settings": &corev1.Secret{}, "todo-data": &corev1.PersistentVolumeClaim{},
+	} {
+		key := name
+		if !strings.HasPrefix(name, "todo-") {
+			key = "todo"
+		}
+		if err := s.get(ns, key, obj); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = obj.GetResourceVersion()
+	}
+	return out
 }
 
 // get reads ns/name into obj with the admin client.

@@ -6,9 +6,9 @@
 //     (the median of three interleaved rounds' ratios);
 //  3. 16 writers inserting one document each, for a fixed time, during backups running back
 //     to back, against the mean of a phase of writers alone before and after (three rounds,
-//     interleaved; the median of the rounds' ratios): at least 70% of their throughput kept. Also shown: the writers while the
-//     backups stream to io.Discard, as a dbserver's stream to an object store, without the
-//     archive's writes and fsync on the writers' disk;
+//     interleaved; the median of the rounds' ratios): at least 70% of their throughput kept.
+//     Also shown: the writers while the backups stream to io.Discard, as a dbserver's stream to
+//     an object store, without the archive's writes and fsync on the writers' disk;
 //  4. the process's RSS while the backups of 2 run, over the RSS before them (anonymous memory
 //     and file-backed pages reported apart): at most 32 MiB of growth. The RSS during 3 is
 //     shown too, but it also holds the pages of the documents the writers add (bbolt reads

@@ -271,14 +271,20 @@ func profileAPIServer(ctx context.Context, cfg *rest.Config, path string, d time
 	}
 	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
 		Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(ctx)
+	saveProfile("apiserver", path, raw, err)
+}
+
+// saveProfile writes the profile of what, fetched as raw unless err, to path, or logs why
+// there is none.
+func saveProfile(what, path string, raw []byte, err error) {
 	if err == nil {
 		err = os.WriteFile(path, raw, 0o644)
 	}
 	if err != nil {
-		logf("apiserver profile: %v", err)
+		logf("%s profile: %v", what, err)
 		return
 	}
-	logf("apiserver profile written to %s", path)
+	logf("%s profile written to %s", what, path)
 }
 
 func logf(format string, args ...any) {
@@ -508,29 +514,23 @@ func startManager(ctx context.Context, c config, kubeconfig string) (*manager, e
 // profile writes a CPU profile of the manager over the next d to path.
 func (m *manager) profile(ctx context.Context, path string, d time.Duration) {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.pprof, int(d.Seconds()))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		logf("manager profile: %v", err)
-		return
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		logf("manager profile: %v", err)
-		return
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s: %s", resp.Status, raw)
-	}
-	if err == nil {
-		err = os.WriteFile(path, raw, 0o644)
-	}
-	if err != nil {
-		logf("manager profile: %v", err)
-		return
-	}
-	logf("manager profile written to %s", path)
+	raw, err := func() ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %s", resp.Status, raw)
+		}
+		return raw, err
+	}()
+	saveProfile("manager", path, raw, err)
 }
 
 func (m *manager) stop() {

@@ -88,10 +88,10 @@ type WriteOptions struct {
 	Media MediaSource
 	// Now is the clock of the manifest's created time; default time.Now.
 	Now func() time.Time
-	// Nice raises the niceness of the OS thread that does the archive's work (reading,
-	// hashing, compressing, and WriteFile's writing) by this much, on Linux, and puts it under
-	// the SCHED_IDLE policy and the idle I/O class; 0 keeps the caller's priority. A running dbserver uses BackgroundNice, so that writes
-	// keep their throughput while a backup runs.
+	// Nice raises the niceness of the OS thread that does the archive's work (reading, hashing,
+	// compressing, and WriteFile's writing) by this much, on Linux, and puts it under the SCHED_IDLE
+	// policy and the idle I/O class; 0 keeps the caller's priority. A running dbserver uses
+	// BackgroundNice, so that writes keep their throughput while a backup runs.
 	Nice int
 }
 

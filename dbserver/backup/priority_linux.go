@@ -18,12 +18,12 @@ const (
 	ioprioIdle       = ioprioClassIdle << ioprioClassShift
 )
 
-// runNiced runs fn on an OS thread of its own whose niceness is raised by nice (at most to
-// 19), whose scheduling policy is SCHED_IDLE and whose I/O priority class is idle, so that
-// the kernel gives the CPU and the disk to the dbserver's other threads (the requests, the
-// committer) first when they want them, and to the backup when they do not. The thread is never handed back to the Go runtime: it ends with
-// fn's goroutine, so no other goroutine ever runs at the lowered priority. A failure to
-// change the priority is ignored: fn runs at the caller's priority then.
+// runNiced runs fn on an OS thread of its own whose niceness is raised by nice (at most to 19),
+// whose scheduling policy is SCHED_IDLE and whose I/O priority class is idle, so that the kernel
+// gives the CPU and the disk to the dbserver's other threads (the requests, the committer) first
+// when they want them, and to the backup when they do not. The thread is never handed back to the
+// Go runtime: it ends with fn's goroutine, so no other goroutine ever runs at the lowered priority.
+// A failure to change the priority is ignored: fn runs at the caller's priority then.
 //
 // Niceness alone was not enough (make bench-backup; the README has the figures): the writers
 // wait on fsync and wake up many times a millisecond, and a thread waking on a 2-core machine

@@ -37,7 +37,7 @@
 //     first (a failed run may have left it) and again in t.Cleanup with --wait, so that its
 //     pods and ClusterIPs are gone before the next test (see TestClusterSmoke);
 //   - applies manifests with e.apply, runs kubectl with e.kubectl / e.kubectlErr and helm with
-//     e.helmRun, and waits with `kubectl wait` or eventually (never a fixed sleep);
+//     e.helmRun, and waits with `kubectl wait` or testutil.Eventually (never a fixed sleep);
 //   - needs the operator? TestRestKube installs the chart and uninstalls it at its end: a test
 //     that needs the operator installs its own release in its own namespace, or extends
 //     TestRestKube's steps.
@@ -49,8 +49,9 @@
 //   - a Service: e.clusterIPURL(t, namespace, service, port) gives http://CLUSTER-IP:PORT; plain
 //     HTTP to it works (call, mustCall; a new connection per request, so a replaced pod is seen).
 //     kube-proxy programs a new Service about a second after its endpoints appear: poll the first
-//     request with eventually. There is no cluster DNS: use ClusterIPs, not service names, from
-//     the test (pods may use ClusterIPs or the Service's environment variables);
+//     request with testutil.Eventually (e.applyDatabase does). There is no cluster DNS: use
+//     ClusterIPs, not service names, from the test (pods may use ClusterIPs or the Service's
+//     environment variables);
 //   - a pod: its status.podIP answers directly, like a ClusterIP;
 //   - `kubectl port-forward`: e.portForward returns a 127.0.0.1 URL (the namespace's loopback);
 //   - the other way round, a pod reaching the test (an OIDC provider, a webhook, an S3 server

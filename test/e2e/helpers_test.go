@@ -219,7 +219,8 @@ func (e env) installOperator(t *testing.T, rel, ns, repo, tag string, extra ...s
 
 // clusterIPURL is http://CLUSTER-IP[:PORT] of a Service: the tests run inside the cluster's
 // network namespace, where kube-proxy's rules make ClusterIPs answer. Port 0 means 80. The
-// Service may answer only a second or so after its endpoints exist: poll it with eventually.
+// Service may answer only a second or so after its endpoints exist: poll it with
+// testutil.Eventually (applyDatabase does).
 func (e env) clusterIPURL(t *testing.T, namespace, service string, port int) string {
 	t.Helper()
 	ip := strings.TrimSpace(e.kubectl(t, "-n", namespace, "get", "service", service, "-o", "jsonpath={.spec.clusterIP}"))
