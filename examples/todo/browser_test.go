@@ -133,6 +133,7 @@ func TestTodoAppInChromium(t *testing.T) {
 		ben.waitJS(`!document.getElementById('live').hidden`, "the realtime stream")
 		ben2.open(env.site.URL + "/")
 		ben2.waitState("signed-in")
+		ben2.waitTasks(2) // the list loads after sign-in; addTask counts what is shown
 		ben2.addTask("Added in another tab")
 		ben.waitTasks(3)
 		ben2.Close()
