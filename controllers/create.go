@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,13 +43,18 @@ import (
 // createOrApply creates the object the apply request u describes and decodes the server's answer
 // into obj. When it exists after all (the cache had not seen it yet, or someone else made it),
 // it is applied instead, after converting any create of ours in its managedFields.
+//
+// The create sends a typed object, not u itself: for the built-in kinds the client then speaks
+// protobuf, which the API server decodes and answers in a fraction of the CPU that the same
+// object costs it as JSON (measured with make bench-operator).
 func (r *DatabaseReconciler) createOrApply(ctx context.Context, u *unstructured.Unstructured, obj client.Object) error {
-	created := u.DeepCopy()
+	created := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, created); err != nil {
+		return fmt.Errorf("while converting %s %q: %w", u.GetKind(), u.GetName(), err)
+	}
 	err := r.client.Create(ctx, created, client.FieldOwner(FieldOwner))
 	if err == nil {
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(created.Object, obj); err != nil {
-			return fmt.Errorf("while reading back %s %q: %w", u.GetKind(), u.GetName(), err)
-		}
+		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(created).Elem())
 		return nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
