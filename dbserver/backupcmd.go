@@ -92,7 +92,12 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		m, err = backup.WriteFile(ctx, to, copyFile, opts)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "backup: %v\n", err)
+		// The backup package's errors name it already; the store's do not.
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "backup: ") {
+			msg = "backup: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
 		return 1
 	}
 	fmt.Fprintf(stdout, "backed up %s: %d documents, %d media files to %s\n", database, m.Documents, m.Files, to)

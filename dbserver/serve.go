@@ -167,7 +167,8 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	// dir; standalone, there is no object store, and the endpoint answers so.
 	backups, err := backup.NewService(backup.ServiceOptions{
 		CopyFile:       st.CopyFile,
-		Media:          archive, // Pin defers unlinks of deleted media until the copy is done
+		Activity:       st.Activity, // a backup pauses while the store works
+		Media:          archive,     // Pin defers unlinks of deleted media until the copy is done
 		Settings:       src.Current,
 		CredentialsDir: f.configDir,
 		Registry:       reg,

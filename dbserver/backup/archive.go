@@ -93,6 +93,11 @@ type WriteOptions struct {
 	// policy and the idle I/O class; 0 keeps the caller's priority. A running dbserver uses
 	// BackgroundNice, so that writes keep their throughput while a backup runs.
 	Nice int
+	// Activity returns a count that grows while the database works ((*store.Store).Activity:
+	// writes acknowledged and read transactions begun). When set, the backup pauses while the
+	// count grows, for as long as it worked (see pace.go): against a busy database it runs at
+	// most half the time, against an idle one at full speed. Nil: no pauses.
+	Activity func() int64
 }
 
 // BackgroundNice is the niceness a running dbserver's backups get over its other threads.
@@ -127,6 +132,9 @@ func write(ctx context.Context, w io.Writer, copyFile CopyFunc, opts WriteOption
 	}
 	tw := tar.NewWriter(zw)
 	aw := &archiveWriter{tw: tw, h: sha256.New(), m: &m, created: m.Created}
+	if opts.Activity != nil {
+		aw.pace = newPacer(ctx, nil, opts.Activity)
+	}
 
 	// Pinned before the database copy starts: a media file the copy's metadata names cannot
 	// be removed before it is archived.
@@ -171,6 +179,7 @@ type archiveWriter struct {
 	h       hash.Hash
 	m       *Manifest
 	created time.Time
+	pace    *pacer // nil: no pauses
 }
 
 // add writes one member of exactly size bytes, which write produces.
@@ -180,7 +189,12 @@ func (a *archiveWriter) add(name string, size int64, write func(io.Writer) (int6
 		return fmt.Errorf("backup: writing the header of %s: %w", name, err)
 	}
 	a.h.Reset()
-	n, err := write(io.MultiWriter(a.tw, a.h))
+	dst := io.MultiWriter(a.tw, a.h)
+	if a.pace != nil {
+		a.pace.w = dst
+		dst = a.pace
+	}
+	n, err := write(dst)
 	if err != nil {
 		return fmt.Errorf("backup: writing %s: %w", name, err)
 	}

@@ -329,7 +329,9 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 	before := seq.Load() // every write with a sequence ≤ before was acknowledged before the backup
 	var buf bytes.Buffer
-	m, err := Write(context.Background(), &buf, st.CopyFile, WriteOptions{Database: "load"})
+	// Paced as a dbserver's backups are: it pauses while the writers go on.
+	m, err := Write(context.Background(), &buf, st.CopyFile, WriteOptions{Database: "load",
+		Activity: st.Activity})
 	after := written.Load()
 	close(stop)
 	wg.Wait()

@@ -47,6 +47,11 @@ func writeToFile(ctx context.Context, path string, copyFile CopyFunc, opts Write
 	if err := os.Rename(f.Name(), path); err != nil {
 		return Manifest{}, fmt.Errorf("backup: moving the archive into place: %w", err)
 	}
+	// The rename is durable once the directory is: a crash before that could leave no archive
+	// where the caller was told there is one.
+	if err := syncDirFunc(filepath.Dir(path)); err != nil {
+		return Manifest{}, fmt.Errorf("backup: syncing the archive's directory: %w", err)
+	}
 	return m, nil
 }
 

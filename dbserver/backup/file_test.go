@@ -130,9 +130,16 @@ func TestWriteFile(t *testing.T) {
 				p := filepath.Join(out, "b.tar.zst")
 				o := opts
 				o.Nice = nice
+				var synced []string
+				syncDirFunc = func(dir string) error { synced = append(synced, dir); return syncDir(dir) }
+				t.Cleanup(func() { syncDirFunc = syncDir })
 				m, err := WriteFile(context.Background(), p, st.CopyFile, o)
 				if err != nil || m.Documents != 300 || m.Files != 1 {
 					t.Fatalf("WriteFile: %+v, %v", m, err)
+				}
+				// The rename into place is made durable.
+				if !slices.Equal(synced, []string{out}) {
+					t.Fatalf("directories synced: %v, want the archive's (%s)", synced, out)
 				}
 				got, err := os.ReadFile(p)
 				if err != nil {

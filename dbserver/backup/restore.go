@@ -352,14 +352,15 @@ func moveIntoPlace(tmp, dataDir string) error {
 	return syncDir(dataDir)
 }
 
+// syncDir makes the entries of dir durable (a restore's and WriteFile's renames).
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("restore: opening %s to sync it: %w", dir, err)
+		return fmt.Errorf("opening directory %s to sync it: %w", dir, err)
 	}
 	defer func() { _ = d.Close() }()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("restore: syncing %s: %w", dir, err)
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
 }

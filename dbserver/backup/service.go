@@ -54,6 +54,9 @@ type Run struct {
 type ServiceOptions struct {
 	// CopyFile gives a consistent copy of the database file ((*store.Store).CopyFile).
 	CopyFile CopyFunc
+	// Activity grows while the database works (see WriteOptions.Activity); nil: backups
+	// never pause.
+	Activity func() int64
 	// Media is the media directory to include; nil includes none.
 	Media MediaSource
 	// Settings returns the config in force; its Backup section says where backups go.
@@ -222,7 +225,7 @@ func (s *Service) take(run Run, b settings.Backup) Run {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m, werr = Write(s.ctx, pw, s.opts.CopyFile, WriteOptions{Database: database, Media: s.opts.Media, Now: s.now, Nice: BackgroundNice})
+		m, werr = Write(s.ctx, pw, s.opts.CopyFile, WriteOptions{Database: database, Media: s.opts.Media, Now: s.now, Nice: BackgroundNice, Activity: s.opts.Activity})
 		_ = pw.CloseWithError(werr)
 	}()
 	size, err := bucket.Put(s.ctx, run.Key, pr)

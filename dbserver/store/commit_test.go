@@ -142,3 +142,26 @@ func TestWritesShareCommitsUnderLoad(t *testing.T) {
 		t.Errorf("%d commits for %d writes: writers are not sharing commits", st.Commits, st.Writes)
 	}
 }
+
+// Activity grows with writes and with reads, and not on its own.
+func TestActivityCountsWritesAndReads(t *testing.T) {
+	s := openTest(t, Options{})
+	a0 := s.Activity()
+	if s.Activity() != a0 {
+		t.Fatal("Activity grew while the store did nothing")
+	}
+	docs, err := s.Insert("notes", []Doc{{"n": 1.0}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := s.Activity()
+	if a1 <= a0 {
+		t.Fatalf("Activity after a write = %d, before %d", a1, a0)
+	}
+	if _, err := s.Get("notes", docs[0]["_id"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	if a2 := s.Activity(); a2 <= a1 {
+		t.Fatalf("Activity after a read = %d, before %d", a2, a1)
+	}
+}

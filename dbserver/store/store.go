@@ -618,3 +618,10 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	return Stats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load()}
 }
+
+// Activity returns a count that grows with every write acknowledged and every read
+// transaction begun: how busy the store is, for background work that yields to it (a backup
+// pauses while it grows, see backup.WriteOptions.Activity).
+func (s *Store) Activity() int64 {
+	return s.writer.writes.Load() + int64(s.db.Stats().TxN)
+}
